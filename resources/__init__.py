@@ -1,0 +1,1 @@
+"""Data files shipped with TextMask: the default model, icons and desktop-integration files."""

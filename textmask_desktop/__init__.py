@@ -1,0 +1,1 @@
+"""TextMask desktop application and command line (the application layer)."""

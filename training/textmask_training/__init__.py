@@ -1,0 +1,1 @@
+"""TextMask training: fine-tuning on corrected masks and evaluation."""
