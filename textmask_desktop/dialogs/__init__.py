@@ -1,0 +1,1 @@
+"""Dialogs of the TextMask window: export, batch prediction, settings, shortcuts and errors."""
