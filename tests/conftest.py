@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,12 @@ def user_dirs(tmp_path, monkeypatch):
         folder.mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(name, str(folder))
     return home
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def cases_dir() -> Path:
+    """Small image and mask files that broke other annotation tools (see fixtures/SOURCES.md)."""
+    return FIXTURES / "cases"

@@ -1,0 +1,1 @@
+"""Recipes: scripts that build the training data and commands of shipped models."""

@@ -1,0 +1,122 @@
+"""Build the training and evaluation manifests of the shipped default model.
+
+Usage: python -m textmask_training.recipes.default_model DATASETS_FOLDER OUT_FOLDER
+
+DATASETS_FOLDER holds default-train/ and default-val/ (manifest.csv and instances.csv).
+OUT_FOLDER receives manifests with absolute paths:
+- train.csv: every training row, rare classes repeated (each repeat with another phrasing),
+  phrasing variants, and referring rows from the per-instance masks;
+- val.csv: the validation manifest as it is;
+- val_referring.csv and val_referring_bare.csv: referring rows of the validation images, and
+  the same rows prompted with the bare class name;
+- val_synonyms.csv and val_synonyms_bare.csv: validation rows of classes with a synonym,
+  prompted with the synonym and with the class name.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+from textmask_core.manifest import ManifestRow, read_manifest
+from textmask_training.recipes.phrasing import SYNONYMS, random_phrasing
+from textmask_training.recipes.referring import TEMPLATES, read_instances, referring_cases
+
+logger = logging.getLogger(__name__)
+
+# Classes with fewer rows than this are repeated up to this count (each repeat rephrased).
+BALANCE_TARGET_ROWS = 60
+MAX_REPEATS = 6
+# Each referring case is written this many times, once per template where possible.
+REFERRING_REPEATS = 3
+
+
+def balanced_rows(rows: list[ManifestRow], rng: random.Random) -> list[tuple[Path, str, Path]]:
+    counts = Counter(row.text for row in rows)
+    output = []
+    for row in rows:
+        output.append((row.image, row.text, row.mask))
+        repeats = min(MAX_REPEATS, math.ceil(BALANCE_TARGET_ROWS / counts[row.text])) - 1
+        # One rephrased copy of every row, plus the balancing repeats for rare classes.
+        for _ in range(max(1, repeats)):
+            output.append((row.image, random_phrasing(row.text, rng), row.mask))
+    return output
+
+
+def referring_rows(dataset: Path, rng: random.Random, repeats: int) -> list[tuple[Path, str, Path]]:
+    rows = []
+    for case in referring_cases(read_instances(dataset / "instances.csv")):
+        templates = list(TEMPLATES[case.relation])
+        rng.shuffle(templates)
+        for index in range(repeats):
+            text = templates[index % len(templates)].format(name=case.label)
+            rows.append((case.image, text, case.mask_path))
+    return rows
+
+
+def validation_referring(dataset: Path) -> tuple[list, list]:
+    referring, bare = [], []
+    for case in referring_cases(read_instances(dataset / "instances.csv")):
+        referring.append(
+            (case.image, TEMPLATES[case.relation][0].format(name=case.label), case.mask_path)
+        )
+        bare.append((case.image, case.label, case.mask_path))
+    return referring, bare
+
+
+def validation_synonyms(rows: list[ManifestRow]) -> tuple[list, list]:
+    synonym_rows, bare = [], []
+    for row in rows:
+        for synonym in SYNONYMS.get(row.text, [])[:1]:
+            synonym_rows.append((row.image, synonym, row.mask))
+            bare.append((row.image, row.text, row.mask))
+    return synonym_rows, bare
+
+
+def write_manifest(path: Path, rows: list[tuple[Path, str, Path]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "text", "mask"])
+        for image, text, mask in rows:
+            writer.writerow([str(Path(image).resolve()), text, str(Path(mask).resolve())])
+    logger.info("wrote %s (%d rows)", path, len(rows))
+
+
+def prepare(datasets: Path, out: Path, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    train = read_manifest(datasets / "default-train" / "manifest.csv")
+    val = read_manifest(datasets / "default-val" / "manifest.csv")
+    train_rows = balanced_rows(train, rng) + referring_rows(
+        datasets / "default-train", rng, REFERRING_REPEATS
+    )
+    # Keep each image's rows together in file order, so "first N images" selections stay whole.
+    order = {row.image: index for index, row in enumerate(train)}
+    train_rows.sort(key=lambda item: order.get(item[0], len(order)))
+    write_manifest(out / "train.csv", train_rows)
+    write_manifest(out / "val.csv", [(row.image, row.text, row.mask) for row in val])
+    referring, referring_bare = validation_referring(datasets / "default-val")
+    write_manifest(out / "val_referring.csv", referring)
+    write_manifest(out / "val_referring_bare.csv", referring_bare)
+    synonyms, synonyms_bare = validation_synonyms(val)
+    write_manifest(out / "val_synonyms.csv", synonyms)
+    write_manifest(out / "val_synonyms_bare.csv", synonyms_bare)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if len(arguments) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    prepare(Path(arguments[0]), Path(arguments[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
