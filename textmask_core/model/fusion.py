@@ -69,8 +69,9 @@ def _grid_coordinates(height: int, width: int, like: torch.Tensor) -> torch.Tens
 class Fusion(nn.Module):
     """Project each image feature map to ``dim`` channels and condition it on the prompt.
 
-    Input: image features at ``FEATURE_STRIDES`` with batch size P (one row per prompt; the
-    image features are repeated for each prompt) and the prompts' ``TextFeatures``.
+    Input: image features at ``FEATURE_STRIDES`` with batch size B, the prompts'
+    ``TextFeatures`` (P prompts) and ``image_index`` (P,), the image row of each prompt.
+    The projection runs once per image; only the conditioning runs once per prompt.
     Output: conditioned maps (P, dim, h_s, w_s), finest first.
     """
 
@@ -96,12 +97,14 @@ class Fusion(nn.Module):
             }
         )
 
-    def forward(self, image_features: list[torch.Tensor], text: TextFeatures) -> list[torch.Tensor]:
+    def forward(
+        self, image_features: list[torch.Tensor], text: TextFeatures, image_index: torch.Tensor
+    ) -> list[torch.Tensor]:
         fused = []
         for level, (stride, features) in enumerate(
             zip(FEATURE_STRIDES, image_features, strict=True)
         ):
-            x = self.lateral[level](features)
+            x = self.lateral[level](features).index_select(0, image_index)  # (P, dim, h, w)
             if str(stride) in self.attention:
                 x = self.attention[str(stride)](x, text)
             fused.append(F.relu(self.film[level](x, text.pooled)))

@@ -54,8 +54,7 @@ class TextMaskModel(nn.Module):
                 torch.zeros(prompts, dtype=torch.long) if images == 1 else torch.arange(prompts)
             )
         image_index = image_index.to(image_features[0].device)
-        per_prompt = [features.index_select(0, image_index) for features in image_features]
-        fused = self.fusion(per_prompt, text_features)
+        fused = self.fusion(image_features, text_features, image_index)
         return self.mask_head(fused, text_features.pooled)
 
     def forward(
