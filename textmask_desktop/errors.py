@@ -108,9 +108,14 @@ class ErrorChannel(QObject):
 
     reported = Signal(object)  # UserMessage
 
-    def report(self, action: str, error: BaseException) -> UserMessage:
-        """Log `error` with its traceback and emit a short message about the failed `action`."""
-        message = describe_error(action, error)
+    def report(
+        self, action: str, error: BaseException, message: UserMessage | None = None
+    ) -> UserMessage:
+        """Log `error` with its traceback and emit one message about the failed `action`.
+
+        `message` replaces the text made by describe_error when the caller can say more.
+        """
+        message = message or describe_error(action, error)
         exc_info = (type(error), error, error.__traceback__)
         logger.error("%s: %s", message.title, message.text, exc_info=exc_info)
         self.reported.emit(message)
@@ -122,15 +127,13 @@ class ErrorChannel(QObject):
         self.reported.emit(message)
 
 
-ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], None]
-
-
-def install_excepthook(channel: ErrorChannel) -> ExceptHook:
+def install_excepthook(channel: ErrorChannel) -> Callable[[], None]:
     """Route uncaught exceptions (GUI thread and Python threads) to `channel`.
 
-    Returns the previous sys.excepthook so that a caller can restore it.
+    Returns a function that puts the previous hooks back.
     """
     previous = sys.excepthook
+    previous_thread_hook = threading.excepthook
 
     def hook(
         kind: type[BaseException], error: BaseException, traceback: TracebackType | None
@@ -144,6 +147,10 @@ def install_excepthook(channel: ErrorChannel) -> ExceptHook:
         if args.exc_value is not None:
             hook(args.exc_type, args.exc_value, args.exc_traceback)
 
+    def restore() -> None:
+        sys.excepthook = previous
+        threading.excepthook = previous_thread_hook
+
     sys.excepthook = hook
     threading.excepthook = thread_hook
-    return previous
+    return restore

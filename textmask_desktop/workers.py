@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from textmask_core.errors import ImageReadError
+from textmask_core.formats.project import ExportFormatName, ImageSelection, export_project
+from textmask_core.formats.records import ExportSummary
+from textmask_core.imageio import LoadedImage, load_image
+from textmask_core.model import load_model
+from textmask_core.predictor import Prediction, Predictor
+from textmask_core.store import ProjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +116,171 @@ class WorkerPool(QObject):
     def wait(self, timeout_ms: int = -1) -> bool:
         """Block until every worker has returned; True when none is left running."""
         return self._pool.waitForDone(timeout_ms)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelHandle:
+    """A loaded model's predictor and the lock that keeps two threads from using it at once."""
+
+    name: str
+    predictor: Predictor
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def predict(self, image: LoadedImage, prompt: str) -> Prediction:
+        with self.lock:
+            self.predictor.set_image(image)
+            return self.predictor.predict(prompt)
+
+
+class ModelLoadWorker(Worker):
+    """Loads a model by name or checkpoint path and wraps it in a Predictor on `device`."""
+
+    name = "Loading the model"
+
+    def __init__(self, model_name: str, device: str) -> None:
+        super().__init__()
+        self.model_name = model_name
+        self.device = device
+
+    def work(self) -> ModelHandle:
+        self.report_progress(0, 1, f"Loading model {self.model_name}")
+        model, _info = load_model(self.model_name)
+        handle = ModelHandle(self.model_name, Predictor(model, self.device))
+        self.report_progress(1, 1, f"Model {self.model_name} is ready")
+        return handle
+
+
+@dataclass(frozen=True, eq=False)
+class PredictionOutcome:
+    """The result of a PredictWorker: which image and prompt, and the model's answer."""
+
+    image_path: Path
+    prompt: str
+    model_name: str
+    prediction: Prediction
+
+
+class PredictWorker(Worker):
+    """Predicts one prompt on one already loaded image."""
+
+    name = "Prediction"
+
+    def __init__(self, handle: ModelHandle, image: LoadedImage, prompt: str) -> None:
+        super().__init__()
+        self.handle = handle
+        self.image = image
+        self.prompt = prompt
+
+    def work(self) -> PredictionOutcome:
+        self.check_cancelled()
+        prediction = self.handle.predict(self.image, self.prompt)
+        return PredictionOutcome(self.image.path, self.prompt, self.handle.name, prediction)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchItem:
+    """One image of a batch: its mask, or the reason it was skipped."""
+
+    path: Path
+    mask: NDArray[np.bool_] | None
+    presence: float = 0.0
+    skipped_reason: str = ""
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch did: images predicted, unreadable files with reasons, and whether it stopped."""
+
+    prompt: str
+    total: int
+    predicted: int
+    unreadable: tuple[tuple[Path, str], ...]
+    cancelled: bool
+
+
+class BatchWorker(Worker):
+    """Applies one prompt to many images, streaming a BatchItem per image through `item`.
+
+    Unreadable files are skipped and listed in the summary; cancelling stops before the next
+    image, and the summary counts what was done until then.
+    """
+
+    name = "Batch prediction"
+
+    def __init__(
+        self,
+        handle: ModelHandle,
+        paths: list[Path],
+        prompt: str,
+        threshold: float,
+        max_pixels: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.handle = handle
+        self.paths = list(paths)
+        self.prompt = prompt
+        self.threshold = threshold
+        self.max_pixels = max_pixels
+
+    def work(self) -> BatchSummary:
+        predicted = 0
+        unreadable: list[tuple[Path, str]] = []
+        total = len(self.paths)
+        for done, path in enumerate(self.paths):
+            if self.is_cancelled:
+                return self._summary(predicted, unreadable, cancelled=True)
+            self.report_progress(done, total, f"Predicting {path.name}")
+            item = self._predict_one(path)
+            if item.mask is None:
+                unreadable.append((path, item.skipped_reason))
+            else:
+                predicted += 1
+            self.signals.item.emit(item)
+        self.report_progress(total, total, "Batch finished")
+        return self._summary(predicted, unreadable, cancelled=False)
+
+    def _predict_one(self, path: Path) -> BatchItem:
+        try:
+            image = load_image(path, max_pixels=self.max_pixels)
+        except ImageReadError as error:
+            logger.info("Batch skips unreadable %s: %s", path, error.reason)
+            return BatchItem(path, None, skipped_reason=error.reason)
+        prediction = self.handle.predict(image, self.prompt)
+        return BatchItem(path, prediction.mask(self.threshold), prediction.presence)
+
+    def _summary(
+        self, predicted: int, unreadable: list[tuple[Path, str]], *, cancelled: bool
+    ) -> BatchSummary:
+        return BatchSummary(self.prompt, len(self.paths), predicted, tuple(unreadable), cancelled)
+
+
+class ExportWorker(Worker):
+    """Exports a project as COCO (RLE or polygons) or PNG masks; the result is an ExportSummary."""
+
+    name = "Export"
+
+    def __init__(
+        self,
+        store: ProjectStore,
+        out_path: Path,
+        export_format: ExportFormatName,
+        selection: ImageSelection,
+        split_components: bool = False,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.out_path = out_path
+        self.export_format = export_format
+        self.selection = selection
+        self.split_components = split_components
+
+    def work(self) -> ExportSummary:
+        return export_project(
+            self.store,
+            self.out_path,
+            self.export_format,
+            selection=self.selection,
+            split_components=self.split_components,
+            progress=lambda done, total: self.report_progress(done, total, "Exporting"),
+            cancel=lambda: self.is_cancelled,
+        )

@@ -1,31 +1,20 @@
-"""Helpers shared by the application-shell tests (test_app_*.py): isolated settings and folders."""
+"""Helpers shared by the application-shell tests (test_app_*.py): settings, folders, windows."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QSettings
 
+from textmask_desktop.errors import ErrorChannel
+from textmask_desktop.main_window import MainWindow
 from textmask_desktop.settings import AppSettings
 
-SHARED = Path("/work/shared")
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def isolate_home(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
-    """Point HOME and the XDG folders at `root`, so logs, models and stores land there."""
-    for name, sub in (
-        ("HOME", "home"),
-        ("XDG_CONFIG_HOME", "config"),
-        ("XDG_DATA_HOME", "data"),
-        ("XDG_STATE_HOME", "state"),
-        ("XDG_CACHE_HOME", "cache"),
-    ):
-        folder = root / sub
-        folder.mkdir(parents=True, exist_ok=True)
-        monkeypatch.setenv(name, str(folder))
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "cases"
+GOOD_IMAGE = "exif_orientation6.jpg"  # 480×640 as displayed
+SECOND_IMAGE = "grayscale.jpg"
+UNREADABLE_IMAGE = "truncated.jpg"
 
 
 def make_settings(root: Path) -> AppSettings:
@@ -33,8 +22,19 @@ def make_settings(root: Path) -> AppSettings:
     return AppSettings(QSettings(str(root / "settings.ini"), QSettings.Format.IniFormat))
 
 
-def copy_fixture(name: str, folder: Path, new_name: str | None = None) -> Path:
+def make_folder(
+    folder: Path, names: tuple[str, ...] = (GOOD_IMAGE, SECOND_IMAGE, UNREADABLE_IMAGE)
+) -> Path:
+    """Copy case images into `folder` as a.jpg, b.jpg, … so they sort in the given order."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / (new_name or name)
-    shutil.copyfile(FIXTURES / name, target)
-    return target
+    for index, name in enumerate(names):
+        shutil.copyfile(CASES / name, folder / f"{chr(ord('a') + index)}{Path(name).suffix}")
+    return folder
+
+
+def make_window(qtbot, root: Path) -> MainWindow:  # noqa: ANN001 - qtbot is pytest-qt's fixture
+    settings = make_settings(root)
+    settings.device = "cpu"
+    window = MainWindow(settings, ErrorChannel())
+    qtbot.addWidget(window)
+    return window
