@@ -134,7 +134,7 @@ def _parse_compressed_counts(text: bytes) -> list[int]:
     """Parse the COCO compressed counts string into run lengths.
 
     Each run length is stored in 6-bit characters (value + 48), least significant 5 bits first.
-    Bit 0x20 says that another character follows and bit 0x10 of the last one is the sign. From
+    Bit 0x20 marks that another character follows and bit 0x10 of the last one is the sign. From
     the fourth run on, the stored number is the difference to the run two places before.
     """
     counts: list[int] = []
@@ -172,9 +172,9 @@ _EDGE_GRID_PADDING = 1
 def mask_to_polygons(mask: ArrayLike) -> PolygonConversion:
     """Trace the outer outline of each 8-connected part as a COCO polygon.
 
-    The outlines run along pixel edges (a pixel (x, y) spans [x, x+1] x [y, y+1]), not through
-    pixel centres, so ``polygons_to_mask`` of a hole-free mask gives back exactly its pixels;
-    outlines through centres would lose about half of every boundary pixel. Holes are detected
+    The outlines run along pixel edges, where pixel (x, y) spans [x, x+1] x [y, y+1]. So
+    ``polygons_to_mask`` of a hole-free mask gives back exactly its pixels, while outlines
+    through pixel centres would lose about half of every boundary pixel. Holes are detected
     but not traced, because COCO merges an annotation's polygons by union and cannot cut holes.
     """
     pixels = as_mask(mask)
@@ -216,8 +216,8 @@ def _edge_grid(pixels: Mask) -> NDArray[np.uint8]:
 def _corner_points(path: NDArray[np.intc], grid: NDArray[np.uint8]) -> NDArray[np.float64]:
     """Turn a traced outline into axis-aligned steps and keep only its corners.
 
-    The 8-connected trace cuts concave corners with a diagonal step; the cell at the corner is
-    foreground, so the diagonal step is replaced by two steps through that cell.
+    The 8-connected trace cuts each concave corner with a diagonal step. The cell at the corner
+    is foreground, so two steps through that cell replace the diagonal one.
     """
     following = np.roll(path, -1, axis=0)
     diagonal = np.flatnonzero((following[:, 0] != path[:, 0]) & (following[:, 1] != path[:, 1]))

@@ -43,7 +43,7 @@ def _red_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:
-    """Write a PNG whose header claims width x height but which holds no pixel data."""
+    """Write a PNG whose header claims width x height but contains no pixel data."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
@@ -134,9 +134,7 @@ def test_half_transparent_pixels_blend(tmp_path):
 
     pixels = load_image(tmp_path / "half.png").pixels
 
-    expected = np.rint(
-        (np.array([255, 0, 0]) * 128 + np.array(ALPHA_BACKGROUND_RGB) * 127) / 255
-    )
+    expected = np.rint((np.array([255, 0, 0]) * 128 + np.array(ALPHA_BACKGROUND_RGB) * 127) / 255)
     np.testing.assert_array_equal(pixels[0, 0], expected)
 
 
@@ -241,7 +239,8 @@ def test_pixels_are_contiguous_rgb_uint8(cases_dir):
     for name in ("palette.png", "grayscale.jpg", "cmyk.jpg", "exif_orientation6.jpg"):
         pixels = load_image(cases_dir / name).pixels
         assert pixels.dtype == np.uint8, name
-        assert pixels.ndim == 3 and pixels.shape[2] == 3, name
+        assert pixels.ndim == 3, name
+        assert pixels.shape[2] == 3, name
         assert pixels.flags.c_contiguous, name
 
 

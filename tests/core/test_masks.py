@@ -150,7 +150,8 @@ def test_polygons_exact_for_hole_free_masks():
         assert conversion.has_holes == bool((fill_holes(mask) & ~mask).any())
         assert conversion.dropped_parts == 0
         for polygon in conversion.polygons:
-            assert len(polygon) >= 6 and len(polygon) % 2 == 0
+            assert len(polygon) >= 6
+            assert len(polygon) % 2 == 0
             assert all(float(value).is_integer() for value in polygon)  # pixel corners
 
 
@@ -189,7 +190,9 @@ def test_polygons_of_two_parts(two_parts):
 
     assert len(conversion.polygons) == 2
     assert not conversion.has_holes
-    np.testing.assert_array_equal(polygons_to_mask(conversion.polygons, *two_parts.shape), two_parts)
+    np.testing.assert_array_equal(
+        polygons_to_mask(conversion.polygons, *two_parts.shape), two_parts
+    )
 
 
 def test_polygons_of_empty_mask():
@@ -284,15 +287,17 @@ def test_fill_holes_inside_diagonal_ring():
 
     filled = fill_holes(mask)
 
-    assert filled[2, 2] and filled[1, 2] and filled[2, 1]
+    assert filled[2, 2]
+    assert filled[1, 2]
+    assert filled[2, 1]
     assert not filled[0, 0]
 
 
 def test_remove_specks(two_parts, donut):
-    kept = remove_specks(two_parts, 1500)
+    remaining = remove_specks(two_parts, 1500)
 
-    assert area(kept) == 2000
-    assert (kept <= two_parts).all()
+    assert area(remaining) == 2000
+    assert (remaining <= two_parts).all()
     np.testing.assert_array_equal(remove_specks(two_parts, 0), two_parts)
     np.testing.assert_array_equal(remove_specks(donut, 100), donut)  # the hole stays
     assert not remove_specks(two_parts, 10_000).any()
@@ -309,7 +314,9 @@ def test_grow_is_round():
     ys, xs = np.nonzero(grown)
     distances = np.hypot(ys - 10, xs - 10)
     assert distances.max() <= 5.5
-    assert grown[10, 15] and grown[15, 10] and grown[10, 5]
+    assert grown[10, 15]
+    assert grown[15, 10]
+    assert grown[10, 5]
     assert not grown[15, 15]  # a square kernel would include the corner
 
 
@@ -327,7 +334,8 @@ def test_shrink_keeps_image_border():
 
     shrunk = shrink(mask, 1)
 
-    assert shrunk[5, 0] and shrunk[5, 2]
+    assert shrunk[5, 0]
+    assert shrunk[5, 2]
     assert not shrunk[5, 3]
 
 
