@@ -7,7 +7,7 @@ import os
 import uuid
 from pathlib import Path
 
-# Windows opens files in text mode unless O_BINARY is given; other systems have no such flag.
+# Windows opens files in text mode unless O_BINARY is given. Other systems have no such flag.
 _O_BINARY: int = getattr(os, "O_BINARY", 0)
 
 
@@ -20,7 +20,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """
     target = Path(path)
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
-    # os.open with mode 0o666 lets the umask set the permissions, as a plain open() would;
+    # os.open with mode 0o666 lets the umask set the permissions, as a plain open() would.
     # tempfile.mkstemp would leave the file readable by its owner only.
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
     try:
