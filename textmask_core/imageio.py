@@ -234,7 +234,8 @@ def _to_rgb(image: Image.Image, path: Path) -> NDArray[np.uint8]:
             return _composite_on_background(np.asarray(image.convert("RGBA")))
         # NOTE: CMYK uses Pillow's plain formula and ignores an embedded ICC profile, so colours
         # of profiled print files are approximate.
-        return np.array(image.convert("RGB"), dtype=np.uint8, order="C")
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        return np.array(rgb, dtype=np.uint8, order="C")
     except ValueError as error:
         raise ImageReadError(path, f"its colour mode {image.mode} is not supported") from error
 
