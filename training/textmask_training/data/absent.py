@@ -1,0 +1,201 @@
+"""Absent-object rows: an image paired with a text that names nothing in it, and an empty mask.
+
+A candidate text is never related to a text of the image: it shares no content word with it
+(after a simple plural rule) and no word group of ``RELATED_WORD_GROUPS``, because "sneakers"
+asked of a photo of boots has no clear empty answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from textmask_training.data.sample import Sample
+
+logger = logging.getLogger(__name__)
+
+# Words and phrases that can name the same thing, or things a labeller would not tell apart.
+# Each group is written in singular form; texts are reduced to singular before matching.
+RELATED_WORD_GROUPS: tuple[frozenset[str], ...] = tuple(
+    frozenset(group)
+    for group in (
+        {
+            "shoe",
+            "boot",
+            "sneaker",
+            "sandal",
+            "heel",
+            "loafer",
+            "flat",
+            "pump",
+            "footwear",
+            "trainer",
+            "clog",
+            "wedge",
+            "slipper",
+        },
+        {
+            "person",
+            "man",
+            "woman",
+            "people",
+            "pedestrian",
+            "human",
+            "child",
+            "kid",
+            "boy",
+            "girl",
+            "rider",
+            "bicyclist",
+            "cyclist",
+            "player",
+            "men",
+            "women",
+            "children",
+        },
+        {"car", "vehicle", "automobile", "truck", "van", "suv", "taxi"},
+        {"bag", "purse", "handbag", "wallet", "backpack", "clutch", "tote"},
+        {"pant", "jean", "trouser", "legging", "short", "tight", "stocking"},
+        {
+            "shirt",
+            "t-shirt",
+            "tshirt",
+            "tee",
+            "blouse",
+            "top",
+            "sweater",
+            "sweatshirt",
+            "jumper",
+            "cardigan",
+            "hoodie",
+            "vest",
+        },
+        {"jacket", "coat", "blazer", "parka"},
+        {"table", "dining table", "desk"},
+        {"bicycle", "bike", "motorcycle", "motorbike"},
+        {"couch", "sofa", "bench", "chair"},
+        {"dress", "skirt", "gown"},
+        {"glass", "sunglass", "eyeglass", "spectacle"},
+        {"hat", "cap", "beanie", "helmet"},
+        {"sidewalk", "pavement", "footpath", "road", "street"},
+        {"tree", "bush", "plant", "vegetation", "shrub"},
+        {"building", "house", "wall"},
+        {"sign", "signboard", "traffic sign", "pole", "signpost"},
+        {"tv", "television", "monitor", "screen", "laptop"},
+        {"cell phone", "phone", "mobile phone", "smartphone"},
+        {"dog", "puppy"},
+        {"cat", "kitten", "kitty"},
+    )
+)
+
+# Words that say where or which, not what; sharing one of them does not relate two texts.
+FUNCTION_WORDS = frozenset(
+    "a an the of on in at to with and or by from for its his her their this that these those "
+    "left right leftmost rightmost top bottom middle center centre front back behind near next "
+    "big bigger biggest small smaller smallest large larger largest all some one two three "
+    "other side closest nearest farthest first second last".split()
+)
+
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def singular(word: str) -> str:
+    """Reduce a plural English noun to its singular with a few suffix rules (no dictionary)."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "uses")) and len(word) > 4:
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=65536)
+def text_words(text: str) -> tuple[str, ...]:
+    """Return the lower-case singular words of a text, hyphenated words kept whole."""
+    return tuple(singular(word) for word in _WORD.findall(text.lower()))
+
+
+def content_words(text: str) -> frozenset[str]:
+    return frozenset(word for word in text_words(text) if word not in FUNCTION_WORDS)
+
+
+@lru_cache(maxsize=65536)
+def word_groups(text: str) -> frozenset[int]:
+    """Return the indices of the groups of ``RELATED_WORD_GROUPS`` that the text mentions."""
+    words = text_words(text)
+    return frozenset(
+        index
+        for index, group in enumerate(RELATED_WORD_GROUPS)
+        if any(_contains_phrase(words, text_words(phrase)) for phrase in group)
+    )
+
+
+def _contains_phrase(words: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    size = len(phrase)
+    return any(words[start : start + size] == phrase for start in range(len(words) - size + 1))
+
+
+def is_related(candidate: str, present_texts: Iterable[str]) -> bool:
+    """Return whether ``candidate`` shares a content word or a word group with any present text."""
+    candidate_words = content_words(candidate)
+    candidate_groups = word_groups(candidate)
+    for text in present_texts:
+        if candidate_words & content_words(text) or candidate_groups & word_groups(text):
+            return True
+    return False
+
+
+def absent_count(present_rows: int, share: float) -> int:
+    """Return how many absent rows make them ``share`` of all rows."""
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"absent share must be in [0, 1), got {share}")
+    return round(present_rows * share / (1.0 - share))
+
+
+class AbsentRows:
+    """Draws absent rows on demand; row ``index`` of ``epoch`` is the same in every run.
+
+    Candidates are the distinct texts of ``samples``. Every text annotated on an image counts
+    as present there, including texts whose mask is empty, so a drawn row is never one the
+    data already answers differently.
+    """
+
+    def __init__(self, samples: Sequence[Sample], count: int, seed: int) -> None:
+        self.seed = seed
+        texts_by_image: dict[str, set[str]] = defaultdict(set)
+        first_sample: dict[str, Sample] = {}
+        for sample in samples:
+            texts_by_image[sample.image_key].add(sample.text)
+            first_sample.setdefault(sample.image_key, sample)
+        texts = sorted({sample.text for sample in samples})
+        self._choices = [
+            (first_sample[key], allowed)
+            for key, present in texts_by_image.items()
+            if (allowed := [text for text in texts if not is_related(text, present)])
+        ]
+        self.count = count if self._choices else 0
+        if count and not self._choices:
+            logger.warning(
+                "no image has an unrelated text to ask for; training without absent rows"
+            )
+
+    def __len__(self) -> int:
+        return self.count
+
+    def draw(self, epoch: int, index: int) -> Sample:
+        rng = np.random.default_rng([self.seed, epoch, index, 0xAB5E])
+        base, allowed = self._choices[int(rng.integers(len(self._choices)))]
+        text = allowed[int(rng.integers(len(allowed)))]
+        return Sample(
+            image_path=base.image_path,
+            text=text,
+            mask=None,
+            image_key=base.image_key,
+            source="absent rows drawn from the training texts",
+        )

@@ -1,0 +1,148 @@
+"""Training rows as tensors: letterboxed image (or cached features), soft target, valid area."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch.utils.data import Dataset
+
+from textmask_core.imageio import load_image, read_image_size
+from textmask_core.preprocess import Letterbox, letterbox_geometry, prepare_image
+from textmask_training.data.absent import AbsentRows
+from textmask_training.data.augment import (
+    AugmentationConfig,
+    augment_row,
+    flip_decision,
+    swap_left_right,
+)
+from textmask_training.data.sample import Sample
+from textmask_training.feature_cache import ImageFeatureCache
+
+RowKey = tuple[int, int]
+"""(epoch, row index): the row and the seed of its random augmentation."""
+
+
+@dataclass(frozen=True)
+class Letterboxing:
+    input_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def letterbox_target(
+    mask: NDArray[np.bool_], geometry: Letterbox
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the (1, S, S) soft target and the (1, S, S) valid area for a mask.
+
+    The mask is resized like the image (area filter when shrinking), so edge pixels get
+    fractional targets. Padding is outside the valid area and takes no part in the loss.
+    """
+    size, (height, width) = geometry.input_size, geometry.resized_size
+    shrinking = height < mask.shape[0] or width < mask.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    resized = cv2.resize(mask.astype(np.float32), (width, height), interpolation=interpolation)
+    target = torch.zeros((1, size, size), dtype=torch.float32)
+    target[0, :height, :width] = torch.from_numpy(np.clip(resized, 0.0, 1.0))
+    valid = torch.zeros((1, size, size), dtype=torch.float32)
+    valid[0, :height, :width] = 1.0
+    return target, valid
+
+
+class TrainingRows(Dataset):
+    """Rows of the training set, indexed by ``(epoch, index)`` so augmentation is reproducible.
+
+    Indices below ``len(samples)`` are the data's rows; the rest are absent rows drawn by
+    ``absent``. With ``feature_cache``, rows carry cached image features instead of pixels; then
+    only a flip is applied (its features are cached separately).
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        letterboxing: Letterboxing,
+        *,
+        augmentation: AugmentationConfig | None,
+        absent: AbsentRows | None,
+        seed: int,
+        feature_cache: ImageFeatureCache | None = None,
+    ) -> None:
+        self.samples = list(samples)
+        self.letterboxing = letterboxing
+        self.augmentation = augmentation
+        self.absent = absent
+        self.seed = seed
+        self.feature_cache = feature_cache
+
+    def __len__(self) -> int:
+        return len(self.samples) + (len(self.absent) if self.absent is not None else 0)
+
+    def sample_at(self, epoch: int, index: int) -> Sample:
+        if index < len(self.samples):
+            return self.samples[index]
+        assert self.absent is not None, f"row {index} is past the {len(self.samples)} rows"
+        return self.absent.draw(epoch, index - len(self.samples))
+
+    def cached_images(self) -> list[tuple[Any, bool]]:
+        """Return the (image path, flipped) pairs that the feature cache must hold."""
+        flips = (
+            (False, True) if self.augmentation is not None and self.augmentation.flip else (False,)
+        )
+        paths = dict.fromkeys(sample.image_path for sample in self.samples)
+        return [(path, flipped) for path in paths for flipped in flips]
+
+    def __getitem__(self, key: RowKey) -> dict[str, Any]:
+        epoch, index = key
+        sample = self.sample_at(epoch, index)
+        rng = np.random.default_rng([self.seed, epoch, index])
+        if self.feature_cache is not None:
+            return self._cached_row(sample, rng)
+        return self._encoded_row(sample, rng)
+
+    def _cached_row(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        width, height = read_image_size(sample.image_path)
+        mask, text = sample.load_mask((height, width)), sample.text
+        flipped = self.augmentation is not None and self.augmentation.flip and flip_decision(rng)
+        if flipped:
+            mask, text = np.ascontiguousarray(mask[:, ::-1]), swap_left_right(text)
+        assert self.feature_cache is not None
+        features = self.feature_cache.load(sample.image_path, flipped)
+        geometry = letterbox_geometry(height, width, self.letterboxing.input_size)
+        return _row(text, mask, geometry, features=features)
+
+    def _encoded_row(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        pixels = load_image(sample.image_path).pixels
+        mask, text = sample.load_mask(pixels.shape[:2]), sample.text
+        if self.augmentation is not None:
+            row = augment_row(pixels, mask, text, self.augmentation, rng)
+            pixels, mask, text = row.pixels, row.mask, row.text
+        boxing = self.letterboxing
+        image, geometry = prepare_image(pixels, boxing.input_size, boxing.mean, boxing.std)
+        return _row(text, mask, geometry, image=image)
+
+
+def _row(text: str, mask: NDArray[np.bool_], geometry: Letterbox, **inputs: Any) -> dict[str, Any]:
+    target, valid = letterbox_target(mask, geometry)
+    return {"text": text, "target": target, "valid": valid, "present": float(mask.any()), **inputs}
+
+
+def collate_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack rows into a batch: ``image`` (B, 3, S, S) or ``features`` (four (B, C, h, w))."""
+    batch: dict[str, Any] = {
+        "text": [row["text"] for row in rows],
+        "target": torch.stack([row["target"] for row in rows]),
+        "valid": torch.stack([row["valid"] for row in rows]),
+        "present": torch.tensor([row["present"] for row in rows], dtype=torch.float32),
+    }
+    if "features" in rows[0]:
+        batch["features"] = [
+            torch.stack(level) for level in zip(*(row["features"] for row in rows), strict=True)
+        ]
+    else:
+        batch["image"] = torch.stack([row["image"] for row in rows])
+    return batch

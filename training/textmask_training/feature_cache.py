@@ -1,0 +1,159 @@
+"""Caches of encoder outputs: image features on disk, prompt features in memory.
+
+Image features are only valid for the exact encoder weights and input size, so the cache
+folder is named by a fingerprint of the image encoder's config, the input size and, when the
+checkpoint stores the encoder (random or trained weights), a hash of those weights. Files are
+named by a hash of the image file's bytes, so a renamed image still hits and an edited one
+misses. Each file holds the four maps as float16.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import platformdirs
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as serialize_tensors
+
+from textmask_core.atomic import atomic_write_bytes
+from textmask_core.devices import autocast_context
+from textmask_core.imageio import load_image
+from textmask_core.model import TextMaskModel
+from textmask_core.model.text_encoders import TextFeatures
+from textmask_core.preprocess import prepare_image
+
+logger = logging.getLogger(__name__)
+
+FEATURE_NAMES = ("stride_4", "stride_8", "stride_16", "stride_32")
+
+
+def default_cache_dir() -> Path:
+    """Return ``<user cache dir>/TextMask`` (``~/.cache/TextMask`` on Linux)."""
+    return Path(platformdirs.user_cache_dir("TextMask", appauthor=False))
+
+
+def file_digest(path: Path) -> str:
+    """Return the BLAKE2b hash (32 hex digits) of a file's bytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def encoder_fingerprint(model: TextMaskModel) -> str:
+    """Return a hash that changes whenever the image features of an image would change."""
+    description = {
+        "image_encoder": asdict(model.config.image_encoder),
+        "input_size": model.config.input_size,
+        "class": type(model.image_encoder).__name__,
+    }
+    digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode())
+    if "image_encoder." in model.stored_prefixes():
+        # Weights that live in the checkpoint (random or fine-tuned) are part of the identity.
+        for name, tensor in sorted(model.image_encoder.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+class ImageFeatureCache:
+    """Float16 image features on disk, one safetensors file per (image, flipped)."""
+
+    def __init__(self, root: Path, model: TextMaskModel) -> None:
+        self.folder = Path(root) / "features" / encoder_fingerprint(model)
+        self._digests: dict[Path, str] = {}
+
+    def file_for(self, image_path: Path, flipped: bool) -> Path:
+        digest = self._digests.get(image_path) or file_digest(image_path)
+        self._digests[image_path] = digest
+        return self.folder / digest[:2] / f"{digest}{'-flipped' if flipped else ''}.safetensors"
+
+    def load(self, image_path: Path, flipped: bool) -> list[torch.Tensor]:
+        """Return the four float16 maps (C, h, w); raise ``KeyError`` when the file is missing."""
+        file = self.file_for(image_path, flipped)
+        try:
+            tensors = load_file(str(file))
+        except (FileNotFoundError, SafetensorError, OSError) as error:
+            raise KeyError(
+                f"no cached features for {image_path} (flipped={flipped}) in {file}"
+            ) from error
+        return [tensors[name] for name in FEATURE_NAMES]
+
+    def fill(
+        self,
+        model: TextMaskModel,
+        images: Sequence[tuple[Path, bool]],
+        device: torch.device,
+        batch_size: int = 8,
+    ) -> int:
+        """Encode the (image, flipped) pairs that have no file yet; return how many were encoded."""
+        missing = [pair for pair in dict.fromkeys(images) if not self.file_for(*pair).is_file()]
+        if missing:
+            logger.info("encoding %d image(s) into the feature cache %s", len(missing), self.folder)
+        for start in range(0, len(missing), batch_size):
+            self._encode_batch(model, missing[start : start + batch_size], device)
+        return len(missing)
+
+    def _encode_batch(
+        self, model: TextMaskModel, pairs: list[tuple[Path, bool]], device: torch.device
+    ) -> None:
+        mean, std = model.normalization
+        tensors = []
+        for path, flipped in pairs:
+            pixels = load_image(path).pixels
+            pixels = pixels[:, ::-1].copy() if flipped else pixels
+            tensors.append(prepare_image(pixels, model.config.input_size, mean, std)[0])
+        with torch.inference_mode(), autocast_context(device):
+            maps = model.encode_image(torch.stack(tensors).to(device))
+        for row, pair in enumerate(pairs):
+            self._write(self.file_for(*pair), [level[row] for level in maps])
+
+    def _write(self, file: Path, maps: list[torch.Tensor]) -> None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            name: level.detach().to("cpu", torch.float16).contiguous().clone()
+            for name, level in zip(FEATURE_NAMES, maps, strict=True)
+        }
+        atomic_write_bytes(file, serialize_tensors(tensors))
+
+
+class TextFeatureCache:
+    """Encoded prompts of a text encoder that does not train, kept in memory per prompt."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def encode(self, model: TextMaskModel, prompts: Sequence[str]) -> TextFeatures:
+        missing = [prompt for prompt in dict.fromkeys(prompts) if prompt not in self._items]
+        if missing:
+            with torch.no_grad():
+                encoded = model.encode_text(missing)
+            for row, prompt in enumerate(missing):
+                length = int(encoded.attention_mask[row].sum())
+                self._items[prompt] = (
+                    encoded.tokens[row, :length].float(),
+                    encoded.pooled[row].float(),
+                )
+        return _stack([self._items[prompt] for prompt in prompts])
+
+
+def _stack(items: list[tuple[torch.Tensor, torch.Tensor]]) -> TextFeatures:
+    """Pad per-prompt token features (T_i, C) to (P, T, C) with an attention mask."""
+    longest = max(tokens.shape[0] for tokens, _ in items)
+    channels = items[0][0].shape[1]
+    device = items[0][0].device
+    tokens = torch.zeros(len(items), longest, channels, device=device)
+    attention_mask = torch.zeros(len(items), longest, dtype=torch.bool, device=device)
+    for row, (token_features, _) in enumerate(items):
+        tokens[row, : token_features.shape[0]] = token_features
+        attention_mask[row, : token_features.shape[0]] = True
+    pooled = torch.stack([pooled for _, pooled in items])
+    return TextFeatures(tokens=tokens, attention_mask=attention_mask, pooled=pooled)

@@ -1,0 +1,245 @@
+"""Everything a training run needs, built from its config: model, data, caches, optimizer."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from textmask_core.model import TextMaskModel, load_checkpoint, load_model
+from textmask_core.model.text_encoders import TextFeatures
+from textmask_training.checkpointing import (
+    LAST_FOLDER,
+    Counters,
+    SavedState,
+    anchor_tensors,
+    load_training_state,
+    restore_random_state,
+    resume_folder,
+)
+from textmask_training.config import TrainConfig
+from textmask_training.data.absent import AbsentRows, absent_count
+from textmask_training.data.assemble import TrainingData, assemble_data
+from textmask_training.data.rows import Letterboxing, TrainingRows, collate_rows
+from textmask_training.data.sample import Sample
+from textmask_training.data.sampler import ResumableSampler
+from textmask_training.distributed import DistributedContext, barrier
+from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, default_cache_dir
+from textmask_training.parts import (
+    StartingPointPenalty,
+    select_trainable,
+    set_training_mode,
+    trained_parts,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingForward(nn.Module):
+    """The trained computation as one module, so DistributedDataParallel sees every forward.
+
+    Takes either images or cached image features, and either prompts or cached prompt features;
+    returns (mask_logits, presence_logits).
+    """
+
+    def __init__(self, model: TextMaskModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        images: torch.Tensor | None,
+        features: list[torch.Tensor] | None,
+        prompts: list[str],
+        text: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        image_features = features if features is not None else self.model.encode_image(images)
+        text_features = TextFeatures(*text) if text is not None else self.model.encode_text(prompts)
+        output = self.model.decode(image_features, text_features)
+        return output.mask_logits, output.presence_logits
+
+
+@dataclass(eq=False)
+class TrainingSession:
+    config: TrainConfig
+    context: DistributedContext
+    model: TextMaskModel
+    forward: nn.Module  # TrainingForward, wrapped in DistributedDataParallel when distributed
+    optimizer: torch.optim.Optimizer
+    penalty: StartingPointPenalty
+    rows: TrainingRows
+    sampler: ResumableSampler
+    loader: DataLoader
+    val: list[Sample]
+    image_cache: ImageFeatureCache | None
+    text_cache: TextFeatureCache | None
+    counters: Counters
+    total_steps: int
+    description: dict[str, Any]
+
+    @property
+    def last_folder(self) -> Path:
+        return self.config.out / LAST_FOLDER
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def effective_config(config: TrainConfig) -> tuple[TrainConfig, SavedState | None]:
+    """Return the config to run and the saved state when ``config.resume`` is set."""
+    if config.resume is None:
+        return config, None
+    state = load_training_state(resume_folder(config.resume))
+    return TrainConfig.from_dict(state.config).resumed_with(config), state
+
+
+def build_session(
+    config: TrainConfig, context: DistributedContext, state: SavedState | None
+) -> TrainingSession:
+    seed_everything(config.seed)
+    model = _load_model(config, state)
+    select_trainable(model, config.trainable, config.image_trainable_stages)
+    model.to(context.device)
+    forward: nn.Module = TrainingForward(model)
+    if context.is_distributed:
+        # Broadcasts rank 0's weights, so every rank starts identical even from random weights.
+        forward = DistributedDataParallel(
+            forward,
+            find_unused_parameters=True,
+            device_ids=[context.device] if context.device.type == "cuda" else None,
+        )
+    set_training_mode(model)
+    data = _assemble(config)
+    image_cache = _image_cache(config, model, context, data)
+    rows = _training_rows(config, model, data.train, image_cache)
+    sampler = ResumableSampler(
+        len(rows), config.batch_size, config.seed, context.rank, context.world_size
+    )
+    session = TrainingSession(
+        config=config,
+        context=context,
+        model=model,
+        forward=forward,
+        optimizer=_optimizer(model, config),
+        penalty=StartingPointPenalty(model, config.l2sp_weight),
+        rows=rows,
+        sampler=sampler,
+        loader=_loader(rows, sampler, config),
+        val=data.val,
+        image_cache=image_cache,
+        text_cache=None if "text_encoder" in trained_parts(model) else TextFeatureCache(),
+        counters=Counters(),
+        total_steps=_total_steps(config, sampler),
+        description={**data.describe(), "absent_rows_per_epoch": len(rows) - len(data.train)},
+    )
+    if state is not None:
+        _restore(session, state)
+    return session
+
+
+def _load_model(config: TrainConfig, state: SavedState | None) -> TextMaskModel:
+    if state is not None:
+        return load_checkpoint(resume_folder(config.resume))[0]  # type: ignore[arg-type]
+    return load_model(config.model)[0]
+
+
+def _assemble(config: TrainConfig) -> TrainingData:
+    data = assemble_data(
+        config.train,
+        config.val,
+        val_fraction=config.val_fraction,
+        source_weights=config.source_weights,
+        max_images=config.max_images,
+        max_val_images=config.max_val_images,
+        labels=config.labels,
+        statuses=config.statuses,
+        extract_dir=_cache_root(config) / "magicbrush",
+        seed=config.seed,
+    )
+    logger.info("training data: %s", data.describe())
+    return data
+
+
+def _cache_root(config: TrainConfig) -> Path:
+    return config.cache_dir if config.cache_dir is not None else default_cache_dir()
+
+
+def _image_cache(
+    config: TrainConfig, model: TextMaskModel, context: DistributedContext, data: TrainingData
+) -> ImageFeatureCache | None:
+    """Return a filled feature cache, or None when image features must be computed online."""
+    if not config.feature_cache:
+        return None
+    if "image_encoder" in trained_parts(model) or config.augmentation.changes_pixels:
+        logger.info(
+            "image features are computed online: the image encoder trains or "
+            "scale/crop or colour augmentation is on"
+        )
+        return None
+    cache = ImageFeatureCache(_cache_root(config), model)
+    flips = (False, True) if config.augmentation.flip else (False,)
+    train_images = dict.fromkeys(sample.image_path for sample in data.train)
+    pairs = [(path, flipped) for path in train_images for flipped in flips]
+    pairs += [(path, False) for path in dict.fromkeys(sample.image_path for sample in data.val)]
+    pairs = list(dict.fromkeys(pairs))
+    cache.fill(model, pairs[context.rank :: context.world_size], context.device)
+    barrier(context)
+    return cache
+
+
+def _training_rows(
+    config: TrainConfig,
+    model: TextMaskModel,
+    train: list[Sample],
+    image_cache: ImageFeatureCache | None,
+) -> TrainingRows:
+    mean, std = model.normalization
+    absent = AbsentRows(train, absent_count(len(train), config.absent_share), config.seed)
+    return TrainingRows(
+        train,
+        Letterboxing(model.config.input_size, mean, std),
+        augmentation=config.augmentation,
+        absent=absent,
+        seed=config.seed,
+        feature_cache=image_cache,
+    )
+
+
+def _loader(rows: TrainingRows, sampler: ResumableSampler, config: TrainConfig) -> DataLoader:
+    return DataLoader(
+        rows,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=config.num_workers,
+        collate_fn=collate_rows,
+        persistent_workers=False,
+    )
+
+
+def _optimizer(model: TextMaskModel, config: TrainConfig) -> torch.optim.Optimizer:
+    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _total_steps(config: TrainConfig, sampler: ResumableSampler) -> int:
+    steps = config.epochs * sampler.batches_per_epoch
+    return min(steps, config.max_steps) if config.max_steps is not None else steps
+
+
+def _restore(session: TrainingSession, state: SavedState) -> None:
+    session.optimizer.load_state_dict(state.optimizer)
+    session.penalty.load_state_tensors(anchor_tensors(state))
+    session.counters = state.counters
+    restore_random_state(state)
+    logger.info("resumed at step %d (epoch %d)", state.counters.step, state.counters.epoch + 1)
