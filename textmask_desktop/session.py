@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from textmask_core.errors import ImageReadError, StoreError
 from textmask_core.imageio import list_images, load_image
-from textmask_core.store import ImageRecord, ImageStatus, ObjectState, ProjectStore
+from textmask_core.store import ImageRecord, ImageStatus, MaskOrigin, ObjectState, ProjectStore
 from textmask_desktop.document import ImageDocument, ObjectSnapshot
 from textmask_desktop.errors import ErrorChannel, UserMessage, describe_error
 from textmask_desktop.settings import AppSettings
@@ -44,9 +44,19 @@ LeaveReason = Literal[
 AUTOSAVE_DELAY_MS = 250
 
 
-def status_after_edit(current: ImageStatus) -> ImageStatus:
-    """Return the status an image gets when the user's edits are saved: done stays done."""
-    return "done" if current == "done" else "edited"
+def status_after_save(current: ImageStatus, origins: Sequence[MaskOrigin]) -> ImageStatus:
+    """Return the status an image gets when objects with mask `origins` are saved.
+
+    "done" stays "done". An image with a mask the user changed is "edited". An image whose
+    masks all come unchanged from the model is "predicted", unless it was "edited" before.
+    """
+    if current == "done":
+        return "done"
+    if "edited" in origins:
+        return "edited"
+    if current == "edited":
+        return "edited"
+    return "predicted" if origins else "new"
 
 
 def to_store_states(snapshots: Sequence[ObjectSnapshot], stored_ids: set[int]) -> list[ObjectState]:
@@ -275,7 +285,8 @@ class AnnotationSession(QObject):
             store = self.require_store()
             stored_ids = {stored.id for stored in store.list_objects(record.id)}
             states = to_store_states(snapshots, stored_ids)
-            new_status = status or status_after_edit(record.status)
+            origins = [snapshot.origin for snapshot in snapshots]
+            new_status = status or status_after_save(record.status, origins)
             saved = store.save_image_objects(record.id, states, status=new_status)
         except Exception as error:  # noqa: BLE001 - whatever failed, the edits must be kept
             self._keep_unsaved(path, document, error)
