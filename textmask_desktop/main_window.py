@@ -27,6 +27,7 @@ from textmask_desktop.dialogs.settings_dialog import SettingsDialog
 from textmask_desktop.dialogs.shortcuts_dialog import ShortcutsDialog, shortcut_rows
 from textmask_desktop.document import ImageDocument
 from textmask_desktop.errors import ErrorChannel
+from textmask_desktop.finetune_panel import FineTuneDialog
 from textmask_desktop.image_list import ImageEntry, ImageListPanel, next_not_done, step_path
 from textmask_desktop.menus import build_actions
 from textmask_desktop.objects_panel import ObjectsPanel
@@ -372,12 +373,15 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def start_fine_tune(self) -> None:
+    def start_fine_tune(self) -> FineTuneDialog | None:
+        """Pass the gate, so the training data includes the current edits, then open the panel."""
         self.session.save_or_keep("fine-tune")
-        from textmask_desktop.finetune_panel import FineTuneDialog
-
+        if self.session.store is None:
+            self.show_message("Open a folder with corrected masks first.")
+            return None
         dialog = FineTuneDialog(self, self.session, self.predictions, self.settings, self.channel)
         dialog.open()
+        return dialog
 
     # Status and closing
 

@@ -122,7 +122,10 @@ class TrainingChart(QWidget):
         painter.drawText(QPointF(area.right() + 4, area.bottom()), "0")
         iou_text = "IoU (held out)"
         painter.drawText(
-            QPointF(area.right() - metrics.horizontalAdvance(iou_text) - 4, area.top() + metrics.ascent()),
+            QPointF(
+                area.right() - metrics.horizontalAdvance(iou_text) - 4,
+                area.top() + metrics.ascent(),
+            ),
             iou_text,
         )
         painter.setPen(self.palette().text().color())

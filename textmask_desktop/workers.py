@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,9 @@ from textmask_core.imageio import LoadedImage, load_image
 from textmask_core.model import load_model
 from textmask_core.predictor import Prediction, Predictor
 from textmask_core.store import ProjectStore
+
+if TYPE_CHECKING:
+    from textmask_training.api import ProgressRecord, TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -284,3 +288,57 @@ class ExportWorker(Worker):
             progress=lambda done, total: self.report_progress(done, total, "Exporting"),
             cancel=lambda: self.is_cancelled,
         )
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """How a fine-tune ended: IoU on the held-out masks before and after, and the new model."""
+
+    iou_before: float | None
+    iou_after: float | None
+    checkpoint: Path | None
+    cancelled: bool
+    steps: int
+
+
+class TrainingWorker(Worker):
+    """Runs textmask_training's train() and streams each ProgressRecord through `item`.
+
+    The trainer checks the cancel flag between steps itself and ends with a "cancelled" record.
+    """
+
+    name = "Fine-tuning"
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def work(self) -> TrainingOutcome:
+        # Imported here: the training package is only needed once a fine-tune starts.
+        from textmask_training.api import train
+
+        first_eval: ProgressRecord | None = None
+        last_eval: ProgressRecord | None = None
+        last: ProgressRecord | None = None
+        for record in train(self.config, cancel=self._cancel_event):
+            self.signals.item.emit(record)
+            self.report_progress(record.step, record.total_steps, record.kind)
+            if record.kind == "eval":
+                first_eval = first_eval or record
+                last_eval = record
+            last = record
+        checkpoint = last.checkpoint if last is not None else None
+        return TrainingOutcome(
+            iou_before=_mean_iou(first_eval),
+            iou_after=_mean_iou(last_eval) if last_eval is not first_eval else None,
+            checkpoint=checkpoint,
+            cancelled=last is not None and last.kind == "cancelled",
+            steps=last.step if last is not None else 0,
+        )
+
+
+def _mean_iou(record: ProgressRecord | None) -> float | None:
+    if record is None or record.metrics is None:
+        return None
+    value = record.metrics.get("mean_iou")
+    return float(value) if value is not None else None
