@@ -77,7 +77,7 @@ class ThumbnailLoader(QObject):
 
     def __init__(self, max_threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
+        self._pool = QThreadPool()  # no parent: Python owns it, so it outlives Qt teardown
         self._pool.setMaxThreadCount(max_threads)
         self._lock = threading.Lock()
         self._pending: deque[Path] = deque()
@@ -256,7 +256,8 @@ class StatusFilterModel(QSortFilterProxyModel):
 
     def set_statuses(self, statuses: frozenset[str]) -> None:
         self._statuses = statuses
-        self.invalidateFilter()
+        self.beginFilterChange()
+        self.endFilterChange()
 
     def filterAcceptsRow(
         self,

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from textmask_core.model import DEFAULT_MODEL, list_models
+from textmask_core.model import DEFAULT_MODEL, PRESETS, list_models
 from textmask_desktop.canvas.view import MaskCanvas
 from textmask_desktop.dialogs.batch_dialog import BatchDialog
 from textmask_desktop.dialogs.error_dialog import ErrorPresenter
@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
         current = self.predictions.model_name or self.settings.last_model
         names = [(entry.name, entry.source) for entry in list_models()]
         if current and current not in [name for name, _ in names]:
-            names.append((current, "path"))
+            names.append((current, "preset" if current in PRESETS else "folder"))
         for name, source in names:
             action = menu.addAction(name if source == "shipped" else f"{name} ({source})")
             action.setCheckable(True)

@@ -100,7 +100,7 @@ class WorkerPool(QObject):
 
     def __init__(self, max_threads: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
+        self._pool = QThreadPool()  # no parent: Python owns it, so it outlives Qt teardown
         self._pool.setMaxThreadCount(max_threads)
         self._running: set[Worker] = set()
 
