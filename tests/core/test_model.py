@@ -49,7 +49,7 @@ def test_prompt_changes_the_mask(tiny_model):
     torch.manual_seed(1)
     model = build_model("tiny")
     # Give FiLM non-zero weights so the sentence feature reaches the logits.
-    for film in model.fusion.film:
+    for film in model.fusion.film.values():
         torch.nn.init.normal_(film.project.weight, std=0.5)
     features = model.encode_image(torch.randn(1, 3, 64, 64))
     logits = model.decode(features, model.encode_text(["cat", "the tall building"])).mask_logits

@@ -45,16 +45,19 @@ class TextEncoderConfig:
 class FusionConfig:
     dim: int = 128
     heads: int = 4
-    # Strides of the image feature maps where image positions attend to text tokens.
-    # The other maps are only scaled and shifted by the pooled sentence feature.
-    attention_strides: tuple[int, ...] = (8, 16, 32)
+    # Strides of the image feature maps that are conditioned on the prompt (scaled and
+    # shifted by the pooled sentence feature). The other maps are shared by all prompts of
+    # an image and reach the mask only through the decoder's skip connections.
+    conditioned_strides: tuple[int, ...] = (16, 32)
+    # Conditioned strides where image positions also attend to the text tokens.
+    attention_strides: tuple[int, ...] = (16, 32)
     dropout: float = 0.0
 
 
 @dataclass(frozen=True)
 class MaskHeadConfig:
     # Decoder channels from the coarsest to the finest level (strides 32, 16, 8, 4).
-    channels: tuple[int, ...] = (128, 96, 64, 32)
+    channels: tuple[int, ...] = (128, 64, 32, 16)
     presence: bool = True
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,30 +68,42 @@ def _grid_coordinates(height: int, width: int, like: torch.Tensor) -> torch.Tens
     return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2)
 
 
+@dataclass(frozen=True)
+class FusedFeatures:
+    """Fusion output, finest level first.
+
+    ``maps[i]`` is (P, dim, h, w) when ``per_prompt[i]`` is True, else (B, dim, h, w) for the
+    B images; ``image_index`` (P,) gives each prompt's image row.
+    """
+
+    maps: list[torch.Tensor]
+    per_prompt: tuple[bool, ...]
+    image_index: torch.Tensor
+
+
 class Fusion(nn.Module):
-    """Project each image feature map to ``dim`` channels and condition it on the prompt.
+    """Project each image feature map to ``dim`` channels and condition some on the prompt.
 
     Input: image features at ``FEATURE_STRIDES`` with batch size B, the prompts'
     ``TextFeatures`` (P prompts) and ``image_index`` (P,), the image row of each prompt.
-    The projection runs once per image; only the conditioning runs once per prompt.
-    Output: conditioned maps (P, dim, h_s, w_s), finest first.
+    The projection runs once per image. Levels in ``conditioned_strides`` are then repeated per
+    prompt, attend to the text (``attention_strides``) and are scaled and shifted by the
+    sentence feature; the other levels stay per image, which keeps the fine levels cheap.
     """
 
     def __init__(
         self, config: FusionConfig, image_channels: tuple[int, ...], text_dim: int
     ) -> None:
         super().__init__()
-        unknown = sorted(set(config.attention_strides) - set(FEATURE_STRIDES))
-        if unknown:
-            raise ValueError(
-                f"fusion.attention_strides contains {unknown}; valid strides are {FEATURE_STRIDES}"
-            )
+        _check_strides(config)
         self.config = config
         self.lateral = nn.ModuleList(
             nn.Sequential(nn.Conv2d(channels, config.dim, 1), nn.GroupNorm(8, config.dim))
             for channels in image_channels
         )
-        self.film = nn.ModuleList(FiLM(text_dim, config.dim) for _ in image_channels)
+        self.film = nn.ModuleDict(
+            {str(stride): FiLM(text_dim, config.dim) for stride in config.conditioned_strides}
+        )
         self.attention = nn.ModuleDict(
             {
                 str(stride): CrossAttentionBlock(config.dim, text_dim, config.heads, config.dropout)
@@ -99,13 +113,35 @@ class Fusion(nn.Module):
 
     def forward(
         self, image_features: list[torch.Tensor], text: TextFeatures, image_index: torch.Tensor
-    ) -> list[torch.Tensor]:
-        fused = []
-        for level, (stride, features) in enumerate(
-            zip(FEATURE_STRIDES, image_features, strict=True)
-        ):
-            x = self.lateral[level](features).index_select(0, image_index)  # (P, dim, h, w)
-            if str(stride) in self.attention:
-                x = self.attention[str(stride)](x, text)
-            fused.append(F.relu(self.film[level](x, text.pooled)))
-        return fused
+    ) -> FusedFeatures:
+        maps, per_prompt = [], []
+        for level, stride in enumerate(FEATURE_STRIDES):
+            x = self.lateral[level](image_features[level])  # (B, dim, h, w)
+            key = str(stride)
+            if key in self.film:
+                x = x.index_select(0, image_index)  # (P, dim, h, w)
+                if key in self.attention:
+                    x = self.attention[key](x, text)
+                x = self.film[key](x, text.pooled)
+            maps.append(F.relu(x))
+            per_prompt.append(key in self.film)
+        return FusedFeatures(maps=maps, per_prompt=tuple(per_prompt), image_index=image_index)
+
+
+def _check_strides(config: FusionConfig) -> None:
+    for name in ("attention_strides", "conditioned_strides"):
+        unknown = sorted(set(getattr(config, name)) - set(FEATURE_STRIDES))
+        if unknown:
+            raise ValueError(
+                f"fusion.{name} contains {unknown}; valid strides are {FEATURE_STRIDES}"
+            )
+    if not set(config.attention_strides) <= set(config.conditioned_strides):
+        raise ValueError(
+            "fusion.attention_strides must be a subset of fusion.conditioned_strides, got "
+            f"{config.attention_strides} and {config.conditioned_strides}"
+        )
+    if max(FEATURE_STRIDES) not in config.conditioned_strides:
+        raise ValueError(
+            f"fusion.conditioned_strides must contain {max(FEATURE_STRIDES)}, the level the "
+            "presence score reads"
+        )

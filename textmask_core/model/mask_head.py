@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textmask_core.model.config import MaskHeadConfig
+from textmask_core.model.fusion import FusedFeatures
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,11 @@ class MaskHead(nn.Module):
             else None
         )
 
-    def forward(self, fused: list[torch.Tensor], pooled_text: torch.Tensor) -> MaskOutput:
-        coarse_to_fine = list(reversed(fused))
-        x = self.refine[0](self.skips[0](coarse_to_fine[0]))
-        for level in range(1, len(coarse_to_fine)):
-            skip = self.skips[level](coarse_to_fine[level])
+    def forward(self, fused: FusedFeatures, pooled_text: torch.Tensor) -> MaskOutput:
+        skips = [self._skip(level, fused) for level in range(len(self.skips))]
+        x = self.refine[0](skips[0])
+        for level in range(1, len(skips)):
+            skip = skips[level]
             x = F.interpolate(
                 self.reduce[level - 1](x),
                 size=skip.shape[-2:],
@@ -69,8 +70,20 @@ class MaskHead(nn.Module):
             x = self.refine[level](x + skip)
         mask_logits = self.logits(x)
         return MaskOutput(
-            mask_logits=mask_logits, presence_logits=self._presence(fused, pooled_text)
+            mask_logits=mask_logits, presence_logits=self._presence(fused.maps, pooled_text)
         )
+
+    def _skip(self, level: int, fused: FusedFeatures) -> torch.Tensor:
+        """Project the fused map of decoder ``level`` (0 = stride 32) for each prompt.
+
+        A per-image map is projected before it is repeated per prompt: the 1x1 convolution
+        commutes with the repeat, and the projected map has fewer channels to copy.
+        """
+        index = len(fused.maps) - 1 - level
+        projected = self.skips[level](fused.maps[index])
+        if fused.per_prompt[index]:
+            return projected
+        return projected.index_select(0, fused.image_index)
 
     def _presence(self, fused: list[torch.Tensor], pooled_text: torch.Tensor) -> torch.Tensor:
         if self.presence is None:

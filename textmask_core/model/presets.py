@@ -65,7 +65,9 @@ def resnet50_bert_config(
     return ModelConfig(
         image_encoder=ImageEncoderConfig(kind="resnet", weights=resnet_weights),
         text_encoder=TextEncoderConfig(kind="bert", weights=text_weights, tokenizer=None),
-        fusion=FusionConfig(dim=256, heads=8, attention_strides=(8, 16, 32)),
+        fusion=FusionConfig(
+            dim=256, heads=8, conditioned_strides=(8, 16, 32), attention_strides=(16, 32)
+        ),
         mask_head=MaskHeadConfig(channels=(256, 128, 64, 32)),
         input_size=480,
     )
