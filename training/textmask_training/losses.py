@@ -64,7 +64,8 @@ def segmentation_loss(
         + weights.presence * presence
         + weights.absent_mask * absent_mask
     )
-    return LossParts(total, float(mask_bce), float(dice), float(presence), float(absent_mask))
+    parts = [float(value.detach()) for value in (mask_bce, dice, presence, absent_mask)]
+    return LossParts(total, *parts)
 
 
 def _dice_loss(probabilities: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -47,12 +47,14 @@ class TrainingForward(nn.Module):
     """The trained computation as one module, so DistributedDataParallel sees every forward.
 
     Takes either images or cached image features, and either prompts or cached prompt features;
-    returns (mask_logits, presence_logits).
+    returns (mask_logits, presence_logits, L2-SP penalty). The penalty is computed here because
+    DistributedDataParallel counts every use of a parameter outside ``forward`` twice.
     """
 
     def __init__(self, model: TextMaskModel) -> None:
         super().__init__()
         self.model = model
+        self.penalty: StartingPointPenalty | None = None  # set once the weights are final
 
     def forward(
         self,
@@ -60,11 +62,12 @@ class TrainingForward(nn.Module):
         features: list[torch.Tensor] | None,
         prompts: list[str],
         text: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         image_features = features if features is not None else self.model.encode_image(images)
         text_features = TextFeatures(*text) if text is not None else self.model.encode_text(prompts)
         output = self.model.decode(image_features, text_features)
-        return output.mask_logits, output.presence_logits
+        assert self.penalty is not None, "set the L2-SP penalty before the first step"
+        return output.mask_logits, output.presence_logits, self.penalty(self.model)
 
 
 @dataclass(eq=False)
@@ -111,7 +114,8 @@ def build_session(
     model = _load_model(config, state)
     select_trainable(model, config.trainable, config.image_trainable_stages)
     model.to(context.device)
-    forward: nn.Module = TrainingForward(model)
+    inner = TrainingForward(model)
+    forward: nn.Module = inner
     if context.is_distributed:
         # Broadcasts rank 0's weights, so every rank starts identical even from random weights.
         forward = DistributedDataParallel(
@@ -119,6 +123,8 @@ def build_session(
             find_unused_parameters=True,
             device_ids=[context.device] if context.device.type == "cuda" else None,
         )
+    # After the broadcast above, so every rank pulls toward the same starting weights.
+    inner.penalty = StartingPointPenalty(model, config.l2sp_weight)
     set_training_mode(model)
     data = _assemble(config)
     image_cache = _image_cache(config, model, context, data)
@@ -132,7 +138,7 @@ def build_session(
         model=model,
         forward=forward,
         optimizer=_optimizer(model, config),
-        penalty=StartingPointPenalty(model, config.l2sp_weight),
+        penalty=inner.penalty,
         rows=rows,
         sampler=sampler,
         loader=_loader(rows, sampler, config),
@@ -224,6 +230,9 @@ def _loader(rows: TrainingRows, sampler: ResumableSampler, config: TrainConfig) 
         num_workers=config.num_workers,
         collate_fn=collate_rows,
         persistent_workers=False,
+        # Its own generator: each new iterator draws a seed, which must not move the global torch
+        # random state that dropout uses, or a resumed run would differ from an uninterrupted one.
+        generator=torch.Generator().manual_seed(config.seed),
     )
 
 

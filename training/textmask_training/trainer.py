@@ -23,7 +23,7 @@ import torch.distributed as dist
 from textmask_core.devices import autocast_context
 from textmask_core.metrics import Summary
 from textmask_core.model import TextMaskModel, save_checkpoint
-from textmask_training.checkpointing import save_training_state
+from textmask_training.checkpointing import STATE_FILE, save_training_state
 from textmask_training.config import TrainConfig
 from textmask_training.distributed import (
     any_rank,
@@ -48,6 +48,11 @@ MIN_IMPROVEMENT = 1e-6
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the message names the step and the learning rate."""
+
+
+def train_records(config: TrainConfig, cancel: CancelFlag = None) -> Iterator[ProgressRecord]:
+    """Run ``config``; see ``textmask_training.api.train``."""
+    yield from Trainer(config, cancel).run()
 
 
 class Trainer:
@@ -108,8 +113,10 @@ class _Loop:
                 return
             self.train_step(next(batches))
             yield self.record("step")
-            if self.checkpoint_due():
-                yield self.evaluate() if session.val else self.save_last_record()
+            if self.checkpoint_due() and session.val:
+                yield self.evaluate()
+            elif self.checkpoint_due():
+                self.save_last()
         if session.val and counters.best_step is None:
             yield self.evaluate()
         yield self.stop("done")
@@ -139,7 +146,7 @@ class _Loop:
             raise NonFiniteLossError(
                 f"training stopped: the loss is {loss_value} at step {counters.step + 1} "
                 f"(learning rate {rate:.3g}). Lower the learning rate (--lr) or check the "
-                f"training data; the last good state is in {session.last_folder}"
+                f"training data{_saved_state_hint(session.last_folder)}"
             )
         session.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -170,7 +177,9 @@ class _Loop:
             encoded = session.text_cache.encode(session.model, batch["text"])
             text = (encoded.tokens, encoded.attention_mask, encoded.pooled)
         with self.autocast():
-            mask_logits, presence_logits = session.forward(images, features, batch["text"], text)
+            mask_logits, presence_logits, penalty = session.forward(
+                images, features, batch["text"], text
+            )
         parts = segmentation_loss(
             mask_logits,
             presence_logits,
@@ -179,13 +188,12 @@ class _Loop:
             batch["present"].to(device),
             session.config.loss,
         )
-        penalty = session.penalty(session.model)
         return parts.total + penalty, {
             "mask_bce": parts.mask_bce,
             "dice": parts.dice,
             "presence": parts.presence,
             "absent_mask": parts.absent_mask,
-            "l2sp": float(penalty),
+            "l2sp": float(penalty.detach()),
         }
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -282,10 +290,6 @@ class _Loop:
                 self.metadata(None),
             )
 
-    def save_last_record(self) -> ProgressRecord:
-        self.save_last()
-        return self.record("step")
-
     def stop(self, kind: str) -> ProgressRecord:
         session, counters = self.s, self.counters
         if not session.val and kind == "done":
@@ -341,6 +345,12 @@ class _Loop:
         training_seconds = time.perf_counter() - self.started - self.eval_seconds
         per_step = max(0.0, training_seconds) / self.session_steps
         return per_step * (self.s.total_steps - self.counters.step)
+
+
+def _saved_state_hint(folder: Path) -> str:
+    if (folder / STATE_FILE).is_file():
+        return f"; the last saved state is in {folder} (resume with --resume)"
+    return "; no state was saved yet"
 
 
 def _needs_loss_scaling(session: TrainingSession) -> bool:

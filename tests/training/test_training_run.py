@@ -1,0 +1,175 @@
+"""Real runs of the tiny preset on coloured shapes: learning, resume, cancel, divergence, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from shapes import write_manifest
+from textmask_training.api import AugmentationConfig, NonFiniteLossError, TrainConfig, train
+from textmask_training.checkpointing import LAST_FOLDER, STATE_FILE
+from textmask_training.cli_train import add_train_arguments, run_train_command
+from textmask_training.data.manifest import manifest_samples
+from textmask_training.evaluate import evaluate_rows
+from textmask_training.metrics_log import METRICS_FILE
+from textmask_training.validation import evaluate_samples
+
+from textmask_core.manifest import read_manifest
+from textmask_core.model import load_checkpoint
+from textmask_core.predictor import Predictor
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    return write_manifest(root / "train", images=24, seed=1), write_manifest(
+        root / "val", images=8, seed=2
+    )
+
+
+def _config(shapes, tmp_path, **changes) -> TrainConfig:
+    train_manifest, val_manifest = shapes
+    config = TrainConfig(
+        train=(str(train_manifest),),
+        val=(str(val_manifest),),
+        out=tmp_path / "out",
+        model="tiny",
+        epochs=8,
+        batch_size=8,
+        lr=3e-3,
+        trainable="all-unfrozen",
+        l2sp_weight=0.0,
+        patience=0,
+        augmentation=AugmentationConfig(scale_crop=False, colour_jitter=False),
+        cache_dir=tmp_path / "cache",
+        tensorboard=False,
+        seed=0,
+    )
+    return replace(config, **changes)
+
+
+def test_tiny_run_learns_shapes(shapes, tmp_path):
+    config = _config(shapes, tmp_path, epochs=5, eval_every=1000)
+    records = list(train(config))
+    steps = [record for record in records if record.kind == "step"]
+    evaluations = [record for record in records if record.kind == "eval"]
+    assert records[-1].kind == "done"
+    assert records[-1].checkpoint == config.out
+    assert len(steps) == records[-1].total_steps == 30  # 48 rows, 6 batches per epoch
+    first_losses = np.mean([record.loss for record in steps[:5]])
+    last_losses = np.mean([record.loss for record in steps[-5:]])
+    assert last_losses < first_losses - 0.1
+    before, after = evaluations[0].metrics["mean_iou"], evaluations[-1].metrics["mean_iou"]
+    assert after > before + 0.2
+    model, info = load_checkpoint(config.out)
+    assert info.metadata["training"]["metrics_before"]["mean_iou"] == pytest.approx(before)
+    assert info.metadata["training"]["metrics_after"]["mean_iou"] == pytest.approx(after)
+    assert info.metadata["training"]["data"]["train_images"] == 24
+    lines = (config.out / METRICS_FILE).read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[-1])["kind"] == "done"
+
+
+def test_validation_matches_textmask_eval(shapes, tmp_path):
+    model, _ = load_checkpoint_or_tiny()
+    _, val_manifest = shapes
+    report = evaluate_rows(Predictor(model, "cpu"), read_manifest(val_manifest))
+    summary = evaluate_samples(model, manifest_samples(val_manifest), torch.device("cpu"))
+    assert summary.mean_iou == pytest.approx(report.overall.mean_iou)
+    assert summary.cumulative_iou == pytest.approx(report.overall.cumulative_iou)
+    assert summary.rows == report.overall.rows
+
+
+def load_checkpoint_or_tiny():
+    from textmask_core.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model("tiny")
+    return model, None
+
+
+def test_resume_gives_same_next_steps(shapes, tmp_path):
+    augmented = AugmentationConfig(max_zoom=1.5)
+    straight = _config(shapes, tmp_path / "a", val=(), max_steps=6, augmentation=augmented)
+    expected = [record.loss for record in train(straight) if record.kind == "step"]
+
+    interrupted = replace(straight, out=tmp_path / "b" / "out")
+    seen: list[float] = []
+    for record in train(interrupted, cancel=lambda: len(seen) >= 3):
+        if record.kind == "step":
+            seen.append(record.loss)
+    assert record.kind == "cancelled"
+    assert (interrupted.out / LAST_FOLDER / STATE_FILE).is_file()
+    state = json.loads((interrupted.out / LAST_FOLDER / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["counters"]["step"] == 3
+
+    resumed = replace(interrupted, resume=interrupted.out)
+    rest = [record for record in train(resumed) if record.kind == "step"]
+    assert [record.step for record in rest] == [4, 5, 6]
+    assert seen + [record.loss for record in rest] == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+def test_resume_rejects_changed_data(shapes, tmp_path):
+    config = _config(shapes, tmp_path, val=(), max_steps=2)
+    list(train(config))
+    with pytest.raises(ValueError, match="batch_size"):
+        list(train(replace(config, resume=config.out, batch_size=4)))
+
+
+def test_cancel_event_stops_before_first_step(shapes, tmp_path):
+    cancel = threading.Event()
+    cancel.set()
+    records = list(train(_config(shapes, tmp_path, val=()), cancel=cancel))
+    assert [record.kind for record in records] == ["cancelled"]
+    assert records[0].step == 0
+
+
+def test_non_finite_loss_names_step_and_rate(shapes, tmp_path):
+    config = _config(shapes, tmp_path, val=(), lr=1e12, warmup_steps=0, grad_clip=0.0)
+    with pytest.raises(
+        NonFiniteLossError, match=r"loss is nan at step \d+ \(learning rate [0-9.e+]+\)"
+    ):
+        list(train(config))
+
+
+def test_frozen_encoder_uses_feature_cache(shapes, tmp_path):
+    config = _config(shapes, tmp_path, trainable="head", max_steps=3, val=())
+    records = list(train(config))
+    assert records[-1].kind == "done"
+    cached = list((tmp_path / "cache" / "features").glob("*/*/*.safetensors"))
+    assert len(cached) == 48  # 24 images, each unflipped and flipped
+
+
+def test_cli_trains_and_resumes(shapes, tmp_path, capsys):
+    train_manifest, val_manifest = shapes
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    out = tmp_path / "cli-out"
+    arguments = [
+        "--model",
+        "tiny",
+        "--train",
+        str(train_manifest),
+        "--out",
+        str(out),
+        "--max-steps",
+        "2",
+        "--trainable",
+        "head",
+        "--no-augmentation",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-tensorboard",
+    ]
+    assert run_train_command(parser.parse_args(arguments)) == 0
+    assert "Best checkpoint" in capsys.readouterr().err
+    resumed = parser.parse_args(["--resume", str(out), "--max-steps", "3"])
+    assert run_train_command(resumed) == 0
+    state = json.loads((out / LAST_FOLDER / STATE_FILE).read_text(encoding="utf-8"))
+    assert state["counters"]["step"] == 3
+    assert state["config"]["trainable"] == "head"
+    assert run_train_command(parser.parse_args(["--train", "nowhere.txt", "--out", str(out)])) == 2
