@@ -28,6 +28,7 @@ from textmask_desktop.dialogs.shortcuts_dialog import ShortcutsDialog, shortcut_
 from textmask_desktop.document import ImageDocument
 from textmask_desktop.errors import ErrorChannel
 from textmask_desktop.finetune_panel import FineTuneDialog
+from textmask_desktop.folder_opener import FolderOpener
 from textmask_desktop.image_list import ImageEntry, ImageListPanel, next_not_done, step_path
 from textmask_desktop.menus import build_actions
 from textmask_desktop.objects_panel import ObjectsPanel
@@ -58,13 +59,14 @@ class MainWindow(QMainWindow):
         self.predictions = PredictionController(channel, self)
         self.undo_group = QUndoGroup(self)
         self.folder: Path | None = None
+        self.image_list = ImageListPanel(self)
+        self.folder_opener = FolderOpener(self.session, self.image_list, channel, self)
 
         self.canvas = MaskCanvas(parent=self)
         self.canvas_message = QLabel("Open a folder of images (File > Open Folder).", self)
         self.canvas_message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.canvas_message.setWordWrap(True)
         self.center = QStackedWidget(self)
-        self.image_list = ImageListPanel(self)
         self.prompt_panel = PromptPanel(settings.threshold, self)
         self.objects_panel = ObjectsPanel(self)
         self.model_label = QLabel("No model", self)
@@ -102,6 +104,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         session, actions = self.session, self.window_actions
         session.document_changed.connect(self._show_document)
+        self.folder_opener.scan_finished.connect(self._on_scan_finished)
         session.image_status_changed.connect(self.image_list.model.set_status)
         session.unsaved_changed.connect(self._show_unsaved_count)
         session.labels_changed.connect(self.prompt_panel.set_label_names)
@@ -169,25 +172,28 @@ class MainWindow(QMainWindow):
         if self.session.has_unsaved and not self._confirm_discard("open another folder"):
             return False
         try:
+            self.folder_opener.shutdown()
             self.session.close_project()
             records = self.session.open_project(folder, self.settings.store_location(folder))
         except Exception as error:  # noqa: BLE001 - any failure is reported
             self.channel.report(f"Opening {folder}", error)
             return False
         self.folder = folder.resolve()
-        store = self.session.require_store()
-        entries = [
-            ImageEntry(store.absolute_path(record), record.status, record.error or "")
-            for record in records
-        ]
-        self.image_list.set_entries(entries)
+        entries = self.folder_opener.show_records(records)
+        self.folder_opener.start_scan(self.folder)
         self.settings.add_recent_folder(folder)
         self._fill_recent_menu()
         self._update_title()
-        self.show_message(f"{len(entries)} images; project database {store.path}")
+        self.show_message(f"Project database: {self.session.require_store().path}")
         if entries:
             self.open_image(entries[0].path, "list")
         return True
+
+    def _on_scan_finished(self) -> None:
+        entries = self.image_list.model.entries()
+        self.show_message(f"{len(entries)} images in {self.folder}")
+        if self.session.current_path is None and self.session.document is None and entries:
+            self.open_image(entries[0].path, "list")
 
     def switch_model(self, name: str) -> None:
         """Pass the gate, then load model `name` in the background."""
@@ -419,6 +425,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.predictions.shutdown()
+        self.folder_opener.shutdown()
         self.image_list.model.loader.clear()
         self.image_list.model.loader.wait(10_000)
         self.session.close_project()

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from textmask_core.errors import ImageReadError, StoreError
-from textmask_core.imageio import list_images, load_image
+from textmask_core.imageio import load_image
 from textmask_core.store import ImageRecord, ImageStatus, MaskOrigin, ObjectState, ProjectStore
 from textmask_desktop.document import ImageDocument, ObjectSnapshot
 from textmask_desktop.errors import ErrorChannel, UserMessage, describe_error
@@ -143,22 +143,23 @@ class AnnotationSession(QObject):
     # Projects
 
     def open_project(self, folder: Path, store_path: Path | None = None) -> list[ImageRecord]:
-        """Open (or create) the project of `folder`, add new image files, return all images.
+        """Open (or create) the project of `folder` and return the images it already lists.
 
-        The caller must have passed the gate for the previous project. Raises StoreError
-        when the database cannot be opened and NotADirectoryError for a missing folder.
+        This does not scan the folder, so that a large project shows at once: run a
+        FolderScanWorker next to add new files. The caller must have passed the gate for the
+        previous project. Raises StoreError when the database cannot be opened.
         """
-        paths = list_images(folder)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"Image folder not found or not a folder: {folder}")
         store = ProjectStore.open(folder, store_path)
         try:
-            store.sync_images(paths)
             records = store.list_images()
         except BaseException:
             store.close()
             raise
         self._close_store()
         self._store = store
-        logger.info("Opened %s: %d images, database %s", folder, len(records), store.path)
+        logger.info("Opened %s: %d stored images, database %s", folder, len(records), store.path)
         self.labels_changed.emit(self.label_names())
         return records
 
@@ -261,9 +262,14 @@ class AnnotationSession(QObject):
         return document
 
     def _require_record(self, path: Path) -> ImageRecord:
-        record = self.require_store().image_by_path(path)
+        store = self.require_store()
+        record = store.image_by_path(path)
         if record is None:
-            raise StoreError(f"Image {path} is not in the project; reopen the folder.")
+            # The folder scan may not have reached this file yet: add it now.
+            store.sync_images([path])
+            record = store.image_by_path(path)
+        if record is None:
+            raise StoreError(f"Image {path} cannot be added to the project; reopen the folder.")
         return record
 
     def _set_document(self, path: Path | None, document: ImageDocument | None) -> None:

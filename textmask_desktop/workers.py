@@ -20,10 +20,10 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from textmask_core.errors import ImageReadError
 from textmask_core.formats.project import ExportFormatName, ImageSelection, export_project
 from textmask_core.formats.records import ExportSummary
-from textmask_core.imageio import LoadedImage, load_image
+from textmask_core.imageio import LoadedImage, list_images, load_image
 from textmask_core.model import load_model
 from textmask_core.predictor import Prediction, Predictor
-from textmask_core.store import ProjectStore
+from textmask_core.store import ImageRecord, ProjectStore
 
 if TYPE_CHECKING:
     from textmask_training.api import ProgressRecord, TrainConfig
@@ -256,6 +256,37 @@ class BatchWorker(Worker):
         self, predicted: int, unreadable: list[tuple[Path, str]], *, cancelled: bool
     ) -> BatchSummary:
         return BatchSummary(self.prompt, len(self.paths), predicted, tuple(unreadable), cancelled)
+
+
+@dataclass(frozen=True)
+class FolderScan:
+    """The image files found in a project folder, and the project's records after adding them."""
+
+    paths: tuple[Path, ...]
+    records: tuple[ImageRecord, ...]
+
+
+class FolderScanWorker(Worker):
+    """Lists the folder's image files and adds new ones to the project store.
+
+    `item` carries the file list as soon as it is known, before the store is updated, so the
+    image list of a new project can show before its database rows exist.
+    """
+
+    name = "Folder scan"
+
+    def __init__(self, store: ProjectStore, folder: Path) -> None:
+        super().__init__()
+        self.store = store
+        self.folder = folder
+
+    def work(self) -> FolderScan:
+        paths = tuple(list_images(self.folder))
+        self.signals.item.emit(paths)
+        self.check_cancelled()
+        added = self.store.sync_images(paths)
+        logger.info("Scanned %s: %d images, %d new", self.folder, len(paths), added)
+        return FolderScan(paths, tuple(self.store.list_images()))
 
 
 class ExportWorker(Worker):

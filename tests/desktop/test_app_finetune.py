@@ -42,6 +42,7 @@ def window(qtbot, tmp_path: Path) -> MainWindow:
     window.settings.autosave = False
     window.start(folder, "tiny")
     qtbot.waitUntil(lambda: window.predictions.model_name == "tiny", timeout=30_000)
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
     yield window
     window.close()
 

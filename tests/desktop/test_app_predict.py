@@ -29,6 +29,7 @@ def window(qtbot, tmp_path: Path, folder: Path) -> MainWindow:
     window.show()
     window.start(folder, "tiny")
     qtbot.waitUntil(lambda: window.predictions.model_name == "tiny", timeout=30_000)
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
     _always_present(window)
     yield window
     window.close()
@@ -164,6 +165,7 @@ def test_batch_cancel_stops_early(qtbot, tmp_path: Path) -> None:
     window.settings.threshold = 0.01
     window.start(folder, "tiny")
     qtbot.waitUntil(lambda: window.predictions.model_name == "tiny", timeout=30_000)
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
     _always_present(window)
     dialog = window.show_batch_dialog()
     dialog.prompt_edit.setText("thing")

@@ -104,6 +104,7 @@ def test_settings_persist_across_windows(qtbot, tmp_path: Path) -> None:
     first.settings.overlay_opacity = 0.7
     folder = make_folder(tmp_path / "images")
     first.open_folder(folder)
+    qtbot.waitUntil(lambda: not first.folder_opener.is_scanning)
     first.close()
 
     second = make_window(qtbot, tmp_path)

@@ -27,6 +27,7 @@ def window(qtbot, tmp_path: Path, folder: Path) -> MainWindow:
     window.show()
     window.start(folder, "tiny")
     qtbot.waitUntil(lambda: window.predictions.model_name == "tiny", timeout=30_000)
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
     yield window
     if window.isVisible():
         _allow_writes(window)
@@ -232,3 +233,17 @@ def test_mark_done_moves_to_next(qtbot, window: MainWindow, folder: Path) -> Non
     assert window.session.current_path == folder / "b.jpg"
     with ProjectStore.open(folder) as store:
         assert store.image_by_path(folder / "a.jpg").status == "done"
+
+
+def test_reopen_shows_stored_then_scans(qtbot, window: MainWindow, folder: Path) -> None:
+    (folder / "b.jpg").unlink()
+    (folder / "d.jpg").write_bytes((folder / "a.jpg").read_bytes())
+
+    window.open_folder(folder)
+    stored = [entry.path.name for entry in window.image_list.model.entries()]
+    assert stored == ["a.jpg", "b.jpg", "c.jpg"]  # straight from the database
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
+
+    scanned = [entry.path.name for entry in window.image_list.model.entries()]
+    assert scanned == ["a.jpg", "c.jpg", "d.jpg"]
+    assert window.image_list.model.entry(1).status == "unreadable"
