@@ -3,8 +3,8 @@
 Writes COUNT copies of one JPEG photo-sized image into a temporary folder, then measures, in an
 offscreen MainWindow with isolated settings, for a first open (new project database) and a
 second open (database exists): the time until the list's first page is painted, until that
-page's thumbnails are made, and until the background folder scan has added every file. Prints a Markdown section for
-docs/benchmarks.md with the machine and the command.
+page's thumbnails are made, and until the background folder scan has added every file.
+Prints a Markdown section for docs/benchmarks.md with the machine and the command.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_open_folder.py --count 10000
 """
