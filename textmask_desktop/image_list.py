@@ -140,6 +140,7 @@ class ImageListModel(QAbstractListModel):
     """Rows of ImageEntry; thumbnails are requested when a row is first painted."""
 
     status_changed = Signal(object, str)  # path, new status
+    unreadable_found = Signal(object, str)  # path, reason: a thumbnail could not be decoded
     MAX_CACHED_THUMBNAILS = 2000
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -225,6 +226,7 @@ class ImageListModel(QAbstractListModel):
     def _on_thumbnail_failed(self, path: Path, reason: str) -> None:
         logger.info("Image %s is unreadable: %s", path, reason)
         self.set_status(path, "unreadable", reason)
+        self.unreadable_found.emit(path, reason)
 
 
 def _tooltip(entry: ImageEntry) -> str:

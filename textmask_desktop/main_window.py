@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         session.document_changed.connect(self._show_document)
         self.folder_opener.scan_finished.connect(self._on_scan_finished)
         session.image_status_changed.connect(self.image_list.model.set_status)
+        self.image_list.model.unreadable_found.connect(self._store_unreadable)
         session.unsaved_changed.connect(self._show_unsaved_count)
         session.labels_changed.connect(self.prompt_panel.set_label_names)
         self.image_list.image_clicked.connect(lambda path: self.open_image(path, "list"))
@@ -188,6 +189,12 @@ class MainWindow(QMainWindow):
         if entries:
             self.open_image(entries[0].path, "list")
         return True
+
+    def _store_unreadable(self, path: Path, reason: str) -> None:
+        try:
+            self.session.mark_unreadable(path, reason)
+        except Exception:  # noqa: BLE001 - the list shows it either way; only the store lags
+            logger.warning("Cannot store that %s is unreadable", path, exc_info=True)
 
     def _on_scan_finished(self) -> None:
         entries = self.image_list.model.entries()

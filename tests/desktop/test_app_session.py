@@ -246,4 +246,12 @@ def test_reopen_shows_stored_then_scans(qtbot, window: MainWindow, folder: Path)
 
     scanned = [entry.path.name for entry in window.image_list.model.entries()]
     assert scanned == ["a.jpg", "c.jpg", "d.jpg"]
-    assert window.image_list.model.entry(1).status == "unreadable"
+    qtbot.waitUntil(lambda: window.image_list.model.entry(1).status == "unreadable")
+
+
+def test_thumbnail_failure_is_stored(qtbot, window: MainWindow, folder: Path) -> None:
+    qtbot.waitUntil(lambda: window.image_list.model.entry(2).status == "unreadable")
+    with ProjectStore.open(folder) as store:
+        record = store.image_by_path(folder / "c.jpg")
+        assert record.status == "unreadable"
+        assert "truncated" in record.error
