@@ -273,6 +273,20 @@ def test_overlay_opacity_blends(canvas: MaskCanvas) -> None:
         canvas.set_overlay_opacity(1.5)
 
 
+def test_outline_drawn_from_full_size(canvas: MaskCanvas) -> None:
+    canvas.set_overlay_opacity(0.3)
+    canvas.set_zoom(4.0, QPointF(view_point(canvas, 20, 40)))
+    image = rendered(canvas)
+    edge = colour_at_pixel(canvas, image, 20, 40)  # the object's left column
+    inside = colour_at_pixel(canvas, image, 22, 40)
+    assert edge.red() - edge.green() > inside.red() - inside.green() + 60
+    canvas.set_zoom(0.9)
+    image = rendered(canvas)
+    edge = colour_at_pixel(canvas, image, 20, 40)
+    inside = colour_at_pixel(canvas, image, 23, 40)
+    assert abs((edge.red() - edge.green()) - (inside.red() - inside.green())) < 20
+
+
 def test_overlay_follows_edits_and_undo(canvas: MaskCanvas) -> None:
     document = canvas.document
     key = document.active_key
@@ -392,10 +406,11 @@ def test_edit_repaints_only_changed_rect(canvas: MaskCanvas, qtbot: QtBot) -> No
     qtbot.waitUntil(lambda: len(recorder.regions) > 0)
     canvas.viewport().removeEventFilter(recorder)
 
-    top_left = view_point(canvas, changed.x, changed.y)
-    bottom_right = view_point(canvas, changed.right, changed.bottom)
-    # Qt widens an update by 2 view pixels on each side for antialiasing, plus rounding.
-    allowed = QRect(top_left, bottom_right).adjusted(-4, -4, 4, 4)
+    # The item repaints one image pixel more on each side for the outline, and Qt widens an
+    # update by 2 view pixels for antialiasing, plus one for rounding.
+    top_left = view_point(canvas, changed.x - 1, changed.y - 1)
+    bottom_right = view_point(canvas, changed.right + 1, changed.bottom + 1)
+    allowed = QRect(top_left, bottom_right).adjusted(-3, -3, 3, 3)
     for region in recorder.regions:
         assert allowed.contains(region)
     assert (

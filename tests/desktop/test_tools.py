@@ -18,6 +18,7 @@ from textmask_desktop.canvas.geometry import (
     PixelRect,
     bounding_rect,
     brush_segment,
+    mask_outline,
     next_brush_size,
     rasterise_polygon,
     snap_brush_centre,
@@ -112,6 +113,22 @@ def test_brush_segment_matches_capsule(start, end, size: int) -> None:
     )
 
 
+def test_brush_segments_random_match_capsule() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(150):
+        size = int(rng.integers(1, 16))
+        start = snap_brush_centre(*rng.uniform(-5, 35, 2), size)
+        end = snap_brush_centre(*rng.uniform(-5, 35, 2), size)
+        if rng.random() < 0.3:
+            end = (start[0], end[1])  # vertical segments have no horizontal extent
+        expected = capsule_reference(start, end, size, 30, 24)
+        np.testing.assert_array_equal(
+            to_full(brush_segment(start, end, size, 30, 24), 30, 24),
+            expected,
+            err_msg=f"brush {size} px from {start} to {end}",
+        )
+
+
 def test_brush_segment_clipped_to_image() -> None:
     patch = brush_segment((-3.5, -3.5), (2.5, 1.5), 7, 16, 16)
     assert patch.rect.x == 0
@@ -157,6 +174,33 @@ def test_degenerate_polygons_give_nothing() -> None:
     assert rasterise_polygon([(1, 1), (5, 5)], 16, 16) is None
     assert rasterise_polygon([(1, 1), (5, 5), (9, 9)], 16, 16) is None
     assert rasterise_polygon([(30, 30), (40, 30), (40, 40)], 16, 16) is None
+
+
+def outline_reference(mask):
+    """Mask pixels with a 4-neighbour outside the mask; beyond the image counts as inside."""
+    height, width = mask.shape
+    outline = np.zeros_like(mask)
+    for row in range(height):
+        for col in range(width):
+            if not mask[row, col]:
+                continue
+            for d_row, d_col in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                r, c = row + d_row, col + d_col
+                if 0 <= r < height and 0 <= c < width and not mask[r, c]:
+                    outline[row, col] = True
+    return outline
+
+
+def test_mask_outline_matches_reference() -> None:
+    rng = np.random.default_rng(3)
+    mask = rng.random((20, 30)) < 0.6
+    mask[0:6, 0:8] = True  # a block cut by the image border
+    expected = outline_reference(mask)
+    np.testing.assert_array_equal(mask_outline(mask, PixelRect(0, 0, 30, 20)), expected)
+    # A sub-rectangle reads its neighbours from the whole mask.
+    part = PixelRect(5, 4, 12, 9)
+    np.testing.assert_array_equal(mask_outline(mask, part), expected[part.slices])
+    assert not mask_outline(mask, PixelRect(0, 0, 30, 20))[0:5, 0:7].any()
 
 
 # Tools on a real canvas

@@ -11,11 +11,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 MIN_BRUSH_SIZE = 1
-MAX_BRUSH_SIZE = 2000  # pixels; a footprint this wide takes about 25 ms to compute
+MAX_BRUSH_SIZE = 2000  # pixels
 MIN_ZOOM = 0.01
 MAX_ZOOM = 64.0
 WHEEL_ZOOM_FACTOR = 1.25  # zoom factor per wheel notch (120 eighths of a degree)
@@ -157,21 +158,78 @@ def brush_segment(
     rect = segment_bounds(start, end, size, width, height)
     if rect.is_empty:
         return None
-    # Offsets of pixel centres from the start point, exact in float32 for images below 2**23 px.
-    offset_x = np.arange(rect.x, rect.right, dtype=np.float32) + np.float32(0.5 - start[0])
-    offset_y = np.arange(rect.y, rect.bottom, dtype=np.float32)[:, None] + np.float32(
-        0.5 - start[1]
-    )
-    step_x = np.float32(end[0] - start[0])
-    step_y = np.float32(end[1] - start[1])
-    length_squared = float(step_x * step_x + step_y * step_y)
-    if length_squared > 0:
-        # Project each centre onto the segment and measure the distance to the nearest point.
-        along = np.clip((offset_x * step_x + offset_y * step_y) / np.float32(length_squared), 0, 1)
-        offset_x = offset_x - along * step_x
-        offset_y = offset_y - along * step_y
-    distance_squared = offset_x * offset_x + offset_y * offset_y
-    return PixelPatch(rect, distance_squared <= np.float32((size / 2) ** 2))
+    # The brush shape (a capsule) is convex, so each row of it is one run of pixels. Computing
+    # the runs' ends per row and filling them costs far less than a distance per pixel.
+    centre_y = np.arange(rect.y, rect.bottom, dtype=np.float64) + 0.5
+    left, right = _capsule_row_bounds(centre_y, start, end, size / 2)
+    # First and last column whose centres lie in [left, right], relative to the rectangle and
+    # clipped to it, so that int32 comparisons suffice (they halve the memory traffic).
+    first = np.clip(np.ceil(left - 0.5) - rect.x, 0, rect.width).astype(np.int32)
+    last = np.clip(np.floor(right - 0.5) - rect.x, -1, rect.width - 1).astype(np.int32)
+    columns = np.arange(rect.width, dtype=np.int32)
+    values = (columns >= first[:, None]) & (columns <= last[:, None])
+    return PixelPatch(rect, values)
+
+
+def _capsule_row_bounds(
+    centre_y: NDArray[np.float64],
+    start: tuple[float, float],
+    end: tuple[float, float],
+    radius: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return, per row centre y, the x range of the points within `radius` of the segment.
+
+    The capsule is the union of the two end disks and the band of points whose projection falls
+    on the segment. Its row range is the hull of the three shapes' row ranges, because a row
+    of a convex set is one interval. Rows that miss it get left = inf and right = -inf.
+    """
+    left = np.full(centre_y.shape, np.inf)
+    right = np.full(centre_y.shape, -np.inf)
+    for centre_x, disk_y in (start, end):
+        half_width_squared = radius * radius - (centre_y - disk_y) ** 2
+        inside = half_width_squared >= 0
+        half_width = np.sqrt(np.where(inside, half_width_squared, 0.0))
+        left = np.where(inside, np.minimum(left, centre_x - half_width), left)
+        right = np.where(inside, np.maximum(right, centre_x + half_width), right)
+    band_left, band_right = _band_row_bounds(centre_y, start, end, radius)
+    inside = band_left <= band_right
+    left = np.where(inside, np.minimum(left, band_left), left)
+    right = np.where(inside, np.maximum(right, band_right), right)
+    return left, right
+
+
+def _band_row_bounds(
+    centre_y: NDArray[np.float64],
+    start: tuple[float, float],
+    end: tuple[float, float],
+    radius: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return, per row, the x range where the projection parameter t is in [0, 1] and the
+    perpendicular distance to the segment's line is at most `radius`.
+    """
+    step_x = end[0] - start[0]
+    step_y = end[1] - start[1]
+    length = math.hypot(step_x, step_y)
+    if length == 0:
+        return np.full(centre_y.shape, np.inf), np.full(centre_y.shape, -np.inf)
+    low = np.full(centre_y.shape, -np.inf)
+    high = np.full(centre_y.shape, np.inf)
+    offset_y = centre_y - start[1]
+    # Both conditions are linear in x: t = ((x - x0) * step_x + offset_y * step_y) / length**2
+    # and perpendicular = ((x - x0) * step_y - offset_y * step_x) / length.
+    for slope, constant, lower, upper in (
+        (step_x, offset_y * step_y, 0.0, length * length),
+        (step_y, -offset_y * step_x, -radius * length, radius * length),
+    ):
+        if slope == 0:
+            outside = (constant < lower) | (constant > upper)
+            low = np.where(outside, np.inf, low)
+            continue
+        bound_a = start[0] + (lower - constant) / slope
+        bound_b = start[0] + (upper - constant) / slope
+        low = np.maximum(low, np.minimum(bound_a, bound_b))
+        high = np.minimum(high, np.maximum(bound_a, bound_b))
+    return low, high
 
 
 def validate_brush_size(size: int) -> None:
@@ -243,6 +301,21 @@ def _edge_crossings(
     x1, y1 = end[edge_index, 0], end[edge_index, 1]
     crossing_x = x0 + (centre_y - y0) * (x1 - x0) / (y1 - y0)
     return rows, crossing_x
+
+
+def mask_outline(mask: NDArray[np.bool_], rect: PixelRect) -> NDArray[np.bool_]:
+    """Return, for the pixels of `rect`, which mask pixels have a 4-connected neighbour outside.
+
+    Neighbours beyond `rect` are read from `mask`. Neighbours beyond the image count as inside,
+    so an object cut by the image border gets no outline along the border.
+    """
+    image = image_rect(mask.shape[1], mask.shape[0])
+    padded = PixelRect(rect.x - 1, rect.y - 1, rect.width + 2, rect.height + 2).intersected(image)
+    values = mask[padded.slices].view(np.uint8)
+    # OpenCV's default border for erosion is the maximum value: outside counts as inside.
+    eroded = cv2.erode(values, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    inner = rect.translated(-padded.x, -padded.y)
+    return (values[inner.slices] != 0) & (eroded[inner.slices] == 0)
 
 
 def threshold_probabilities(

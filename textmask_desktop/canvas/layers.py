@@ -25,12 +25,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from textmask_desktop.canvas.geometry import PixelRect, bounding_rect, threshold_probabilities
+from textmask_desktop.canvas.geometry import (
+    PixelRect,
+    bounding_rect,
+    mask_outline,
+    threshold_probabilities,
+)
 from textmask_desktop.canvas.overview import ReducedMask, reduction_for_zoom
 
 logger = logging.getLogger(__name__)
 
 SHARP_PIXELS_FROM_ZOOM = 2.0  # from this zoom up, pixels are drawn as crisp squares
+# From this zoom up, masks get an opaque outline. It is computed at paint time for the exposed
+# pixels only, which at 100 % zoom are at most as many as the screen has.
+OUTLINE_FROM_ZOOM = 1.0
 IMAGE_Z = 0.0
 OBJECT_Z = 1.0  # plus the object's index, so later objects are drawn on top
 PREVIEW_Z = 10_000.0
@@ -119,7 +127,8 @@ class MaskImageItem(QGraphicsItem):
         self._content = changed.united(self._content)
         for reduced in self._reduced.values():
             reduced.invalidate(changed)
-        self.update(QRectF(rect))
+        # One more pixel on each side: the outline of the pixels next to an edit may change.
+        self.update(QRectF(rect).adjusted(-1, -1, 1, 1))
 
     def refresh_all(self) -> None:
         """Repaint everything after the whole array changed."""
@@ -151,6 +160,8 @@ class MaskImageItem(QGraphicsItem):
         factor = reduction_for_zoom(scale)
         if factor == 1:
             painter.drawImage(QRectF(exposed), self._image, QRectF(exposed))
+            if scale >= OUTLINE_FROM_ZOOM:
+                self._draw_outline(painter, exposed)
             return
         reduced = self._reduced_mask(factor)
         source = QRectF(
@@ -160,6 +171,17 @@ class MaskImageItem(QGraphicsItem):
             exposed.height() / factor,
         )
         painter.drawImage(QRectF(exposed), reduced.image, source)
+
+    def _draw_outline(self, painter: QPainter, exposed: QRect) -> None:
+        rect = PixelRect(exposed.x(), exposed.y(), exposed.width(), exposed.height())
+        outline = np.ascontiguousarray(mask_outline(self._mask, rect))
+        image = QImage(
+            outline.data, rect.width, rect.height, rect.width, QImage.Format.Format_Indexed8
+        )
+        colour = QColor(self._colour)
+        colour.setAlphaF(max(0.0, min(1.0, 0.5 + self._opacity)))
+        image.setColorTable([QColor(0, 0, 0, 0).rgba(), colour.rgba()])
+        painter.drawImage(QRectF(exposed), image)
 
     def _reduced_mask(self, factor: int) -> ReducedMask:
         reduced = self._reduced.get(factor)

@@ -1,10 +1,10 @@
 """Reduced copies of a mask for drawing it zoomed out.
 
-Drawing a full-resolution 48-megapixel overlay into a fitted view costs about 35 ms per
-object, because every screen pixel samples the large image. A copy reduced by a power of two
-costs a fraction of that and, with each value the fraction of covered pixels, draws smooth
-edges. A copy is built the first time a zoom level needs it and then updated only in the
-rectangles that edits changed.
+Drawing a full-resolution 48-megapixel overlay into a fitted 1280×800 view took about 35 ms
+per object on a 2-core AMD EPYC, because every screen pixel samples the large image. A copy
+reduced by a power of two costs a fraction of that and, with each value the fraction of
+covered pixels, draws smooth edges. A copy is built the first time a zoom level needs it and
+then updated only in the rectangles that edits changed.
 """
 
 from __future__ import annotations
