@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from textmask_desktop.canvas.actions import create_actions
 from textmask_desktop.canvas.geometry import MAX_ZOOM, MIN_ZOOM, brush_segment, fit_zoom
 from textmask_desktop.canvas.view import MaskCanvas
 from textmask_desktop.document import ImageDocument
@@ -435,3 +436,39 @@ def test_zoomed_out_overlay_follows_edits(qtbot: QtBot) -> None:
     image = rendered(widget)
     assert colour_at_pixel(widget, image, 1500, 1000) == QColor("#ff0000")
     assert colour_at_pixel(widget, image, 500, 400) != QColor("#ff0000")
+
+
+# Actions
+
+
+def test_actions_drive_canvas(canvas: MaskCanvas) -> None:
+    actions = create_actions(canvas, canvas)
+    expected = {
+        "brush", "eraser", "polygon_add", "polygon_subtract", "flood_fill",
+        "brush_smaller", "brush_larger", "zoom_fit", "zoom_actual_size", "zoom_in", "zoom_out",
+        "fill_holes", "remove_specks", "grow", "shrink", "clear",
+    }  # fmt: skip
+    assert set(actions) == expected
+    assert actions["brush"].isChecked()
+
+    actions["eraser"].trigger()
+    assert canvas.tool_name == "eraser"
+    canvas.set_tool("flood_fill")
+    assert actions["flood_fill"].isChecked()
+    assert not actions["eraser"].isChecked()
+
+    size = canvas.brush_size
+    actions["brush_larger"].trigger()
+    assert canvas.brush_size > size
+    actions["zoom_actual_size"].trigger()
+    assert canvas.zoom == 1.0
+    actions["zoom_in"].trigger()
+    assert canvas.zoom == pytest.approx(1.25)
+    assert actions["brush_smaller"].shortcut().toString() == "["
+
+    document = canvas.document
+    before = document.object(document.active_key).mask.copy()
+    actions["grow"].trigger()
+    assert document.object(document.active_key).mask.sum() > before.sum()
+    actions["clear"].trigger()
+    assert not document.object(document.active_key).mask.any()
