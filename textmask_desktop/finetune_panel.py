@@ -85,7 +85,7 @@ class FineTuneDialog(QDialog):
 
         self.label_list = QListWidget(self)
         self.image_list = QListWidget(self)
-        self.held_out_box = _spin(0, 10_000, 1, " images held back")
+        self.held_out_box = _spin(0, 10_000, 1, " images")
         self.steps_box = _spin(1, 100_000, 200, " steps")
         self.chart = TrainingChart(self)
         self.summary_label = QLabel(self)
@@ -114,7 +114,7 @@ class FineTuneDialog(QDialog):
             column.addWidget(widget)
             lists.addLayout(column)
         form = QFormLayout()
-        form.addRow("Held back for IoU", self.held_out_box)
+        form.addRow("Hold back for IoU", self.held_out_box)
         form.addRow("Training length", self.steps_box)
         buttons = QHBoxLayout()
         buttons.addStretch(1)

@@ -191,7 +191,7 @@ class ImageListModel(QAbstractListModel):
             return None
         entry = self._entries[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return entry.path.name
+            return f"{entry.path.name}\n{entry.status}"
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(entry)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -300,6 +300,7 @@ class ImageListPanel(QWidget):
         self.view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         # Uniform sizes let the view lay out 10,000 rows without asking each one for its size.
         self.view.setUniformItemSizes(True)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)

@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.objects_panel = ObjectsPanel(self)
         self.model_label = QLabel("No model", self)
         self.unsaved_label = QLabel(self)
-        self.window_actions = build_actions(self, self.undo_group)
+        self.window_actions = build_actions(self, self.undo_group, self.canvas)
         self._build_layout()
         self._connect()
         self._apply_settings()
@@ -135,12 +135,8 @@ class MainWindow(QMainWindow):
         actions.mark_done.triggered.connect(self.mark_done_and_next)
         actions.predict.triggered.connect(self.prompt_panel.request_prediction)
         actions.accept.triggered.connect(self.prompt_panel.request_accept)
-        actions.fit.triggered.connect(self.canvas.fit_to_window)
         actions.fine_tune.triggered.connect(self.start_fine_tune)
         actions.shortcuts.triggered.connect(self.show_shortcuts)
-        for name, action in actions.tools.items():
-            action.triggered.connect(lambda _checked=False, name=name: self.canvas.set_tool(name))
-        self.canvas.tool_changed.connect(lambda name: actions.tools[name].setChecked(True))
         self.canvas.brush_size_changed.connect(self._on_brush_size_changed)
 
     def _apply_settings(self) -> None:

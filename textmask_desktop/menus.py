@@ -7,15 +7,13 @@ from dataclasses import dataclass
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from textmask_desktop.canvas.tools import ToolName
+from textmask_desktop.canvas.actions import create_actions
+from textmask_desktop.canvas.tools import TOOL_NAMES
+from textmask_desktop.canvas.view import MaskCanvas
 
-TOOL_SHORTCUTS: dict[ToolName, tuple[str, str]] = {
-    "brush": ("B", "Brush: paint the selected object"),
-    "eraser": ("E", "Eraser: erase from the selected object"),
-    "polygon_add": ("P", "Polygon: add an area to the selected object"),
-    "polygon_subtract": ("Shift+P", "Polygon: cut an area from the selected object"),
-    "flood_fill": ("F", "Flood fill: fill a closed area of the selected object"),
-}
+ZOOM_ACTIONS = ("zoom_fit", "zoom_actual_size", "zoom_in", "zoom_out")
+BRUSH_ACTIONS = ("brush_smaller", "brush_larger")
+MASK_ACTIONS = ("fill_holes", "remove_specks", "grow", "shrink", "clear")
 
 
 @dataclass(frozen=True)
@@ -34,8 +32,7 @@ class WindowActions:
     mark_done: QAction
     predict: QAction
     accept: QAction
-    tools: dict[ToolName, QAction]
-    fit: QAction
+    canvas: dict[str, QAction]  # from textmask_desktop.canvas.actions: tools, zoom, mask commands
     model_menu: QMenu
     model_group: QActionGroup
     fine_tune: QAction
@@ -45,9 +42,9 @@ class WindowActions:
         fixed = [
             self.open_folder, self.export, self.batch, self.settings, self.quit, self.undo,
             self.redo, self.next_image, self.previous_image, self.next_not_done,
-            self.mark_done, self.predict, self.accept, self.fit, self.fine_tune, self.shortcuts,
+            self.mark_done, self.predict, self.accept, self.fine_tune, self.shortcuts,
         ]  # fmt: skip
-        return fixed + list(self.tools.values())
+        return fixed + list(self.canvas.values())
 
 
 def _action(window: QMainWindow, text: str, shortcut: str | QKeySequence | None = None) -> QAction:
@@ -58,7 +55,7 @@ def _action(window: QMainWindow, text: str, shortcut: str | QKeySequence | None 
     return action
 
 
-def build_actions(window: QMainWindow, undo_group: QUndoGroup) -> WindowActions:
+def build_actions(window: QMainWindow, undo_group: QUndoGroup, canvas: MaskCanvas) -> WindowActions:
     """Create the actions and the menu bar of `window`; the caller connects the triggers."""
     undo = undo_group.createUndoAction(window, "&Undo")
     undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -66,13 +63,8 @@ def build_actions(window: QMainWindow, undo_group: QUndoGroup) -> WindowActions:
     redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
     window.addAction(undo)
     window.addAction(redo)
-    tools = {name: _action(window, text, keys) for name, (keys, text) in TOOL_SHORTCUTS.items()}
-    for action in tools.values():
-        action.setCheckable(True)
-    tool_group = QActionGroup(window)
-    for action in tools.values():
-        tool_group.addAction(action)
-    tools["brush"].setChecked(True)
+    canvas_actions = create_actions(window, canvas)
+    window.addActions(list(canvas_actions.values()))
     actions = WindowActions(
         open_folder=_action(window, "&Open Folder…", QKeySequence.StandardKey.Open),
         recent_menu=QMenu("Open &Recent", window),
@@ -88,8 +80,7 @@ def build_actions(window: QMainWindow, undo_group: QUndoGroup) -> WindowActions:
         mark_done=_action(window, "Mark &Done and Go to Next", "Ctrl+Return"),
         predict=_action(window, "&Predict", "Ctrl+P"),
         accept=_action(window, "&Accept Prediction", "Ctrl+Shift+A"),
-        tools=tools,
-        fit=_action(window, "&Fit Image to Window", "Ctrl+0"),
+        canvas=canvas_actions,
         model_menu=QMenu("&Model", window),
         model_group=QActionGroup(window),
         fine_tune=_action(window, "&Fine-tune on Corrected Masks…", "Ctrl+Shift+T"),
@@ -118,15 +109,19 @@ def _fill_menus(window: QMainWindow, actions: WindowActions) -> None:
     edit_menu.addAction(actions.predict)
     edit_menu.addAction(actions.accept)
     edit_menu.addSeparator()
-    for action in actions.tools.values():
-        edit_menu.addAction(action)
+    for name in (*TOOL_NAMES, *BRUSH_ACTIONS):
+        edit_menu.addAction(actions.canvas[name])
+    mask_menu = edit_menu.addMenu("&Mask")
+    for name in MASK_ACTIONS:
+        mask_menu.addAction(actions.canvas[name])
 
     image_menu = bar.addMenu("&Image")
     for action in (actions.next_image, actions.previous_image, actions.next_not_done):
         image_menu.addAction(action)
     image_menu.addAction(actions.mark_done)
     image_menu.addSeparator()
-    image_menu.addAction(actions.fit)
+    for name in ZOOM_ACTIONS:
+        image_menu.addAction(actions.canvas[name])
 
     bar.addMenu(actions.model_menu)
     actions.model_group.setExclusive(True)

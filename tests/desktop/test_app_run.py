@@ -126,7 +126,8 @@ def test_shortcuts_dialog_lists_actions(qtbot, tmp_path: Path) -> None:
         for row in range(dialog.table.rowCount())
     }
     assert rows["Next Image"] == "PgDown"
-    assert rows["Brush: paint the selected object"] == "B"
+    assert rows["Brush"] == "B"
+    assert rows["Brush larger"] == "]"
     assert "Undo" in rows
     dialog.close()
     window.close()
