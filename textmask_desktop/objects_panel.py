@@ -155,6 +155,8 @@ class ObjectsPanel(QWidget):
                 self._document.set_label(key, label)
             else:
                 self.refresh()  # an empty label is not allowed: show the old one again
+        else:
+            self.refresh()  # the prompt is a record of what was asked, not editable
 
     def _update_buttons(self) -> None:
         count = len(self.tree.selectedItems())
