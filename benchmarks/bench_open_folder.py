@@ -1,9 +1,9 @@
 """Time opening a folder of many images in the main window, up to its first painted page.
 
-Writes COUNT copies of one JPEG photo-sized image into a temporary folder, then measures, in an
-offscreen MainWindow with isolated settings, for a first open (new project database) and a
-second open (database exists): the time until the list's first page is painted, until that
-page's thumbnails are made, and until the background folder scan has added every file.
+Writes COUNT copies of one photo-sized JPEG into a temporary folder and opens it twice in an
+offscreen MainWindow with isolated settings: first with a new project database, then with the
+database in place. Each open measures the time until the list's first page is painted, until
+that page's thumbnails are made, and until the background folder scan has added every file.
 Prints a Markdown section for docs/benchmarks.md with the machine and the command.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_open_folder.py --count 10000
@@ -56,8 +56,8 @@ def write_images(folder: Path, count: int, width: int, height: int) -> None:
 
 
 def wait_until(app: QApplication, condition: Callable[[], bool]) -> None:
-    # NOTE: every processEvents() call from Python under PySide6 6.12.0 on Python 3.11 lowers
-    # the reference count of None by one; a busy loop of them aborts the interpreter. The
+    # NOTE: under PySide6 6.12.0 on Python 3.11, every processEvents() call from Python lowers
+    # the reference count of None by one, so a busy loop of them aborts the interpreter. The
     # sleep keeps this loop to a few hundred calls.
     while not condition():
         app.processEvents()

@@ -37,7 +37,7 @@ def log_file_path() -> Path:
 
 @dataclass(frozen=True)
 class UserMessage:
-    """What the user sees: which action failed, why, and what to do next."""
+    """Message for the user: which action failed, why, and what to do next."""
 
     title: str
     text: str

@@ -66,9 +66,9 @@ def make_thumbnail(path: Path, size: int = THUMBNAIL_SIZE) -> QImage:
 class ThumbnailLoader(QObject):
     """Makes thumbnails in a QThreadPool, newest request first.
 
-    Scrolling through a large folder requests many rows that are gone from the screen before
-    their turn comes, so the queue keeps only the latest MAX_PENDING requests and serves the
-    newest first; a dropped row is requested again when it is painted again.
+    Scrolling through a large folder requests many rows that leave the screen before their turn
+    comes. So the queue keeps only the latest MAX_PENDING requests and serves the newest first.
+    A dropped row is requested again when it is painted again.
     """
 
     loaded = Signal(object, QImage)  # path, thumbnail
@@ -236,7 +236,7 @@ def _tooltip(entry: ImageEntry) -> str:
 
 
 def _status_icon(status: ImageStatus) -> QIcon:
-    """A grey square with a coloured corner, shown until the thumbnail is ready."""
+    """Draw the placeholder shown until the thumbnail is ready: a grey square, coloured corner."""
     pixmap = QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
     pixmap.fill(QColor("#3a3a3a"))
     painter = QPainter(pixmap)

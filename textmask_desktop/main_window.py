@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
         try:
             self.session.mark_unreadable(path, reason)
         except Exception:  # noqa: BLE001 - the list shows it either way; only the store lags
-            logger.warning("Cannot store that %s is unreadable", path, exc_info=True)
+            logger.warning("Storing the unreadable status of %s failed", path, exc_info=True)
 
     def _on_scan_finished(self) -> None:
         entries = self.image_list.model.entries()

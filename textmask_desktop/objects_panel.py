@@ -156,7 +156,7 @@ class ObjectsPanel(QWidget):
             else:
                 self.refresh()  # an empty label is not allowed: show the old one again
         else:
-            self.refresh()  # the prompt is a record of what was asked, not editable
+            self.refresh()  # the prompt records the request that made the mask, so it stays
 
     def _update_buttons(self) -> None:
         count = len(self.tree.selectedItems())

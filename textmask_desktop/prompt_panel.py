@@ -27,8 +27,8 @@ class PromptPanel(QWidget):
     """Emits predict_requested on Enter, threshold_changed while the slider moves, and
     accept_requested(label) when the user keeps the previewed mask as an object.
 
-    The panel only asks: the owner runs the prediction in a worker and calls set_busy,
-    set_prediction_ready and clear_prediction as the work goes on.
+    The panel only emits requests. Its owner runs the prediction in a worker and calls
+    set_busy, set_prediction_ready and clear_prediction as the work goes on.
     """
 
     predict_requested = Signal(str)  # prompt

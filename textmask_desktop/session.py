@@ -3,8 +3,8 @@
 Every way of leaving an image (next, previous, next not done, a click in the list, closing the
 window, switching the model, starting a fine-tune, opening another folder) calls
 `save_or_keep`. It writes the document's objects to the project store in one transaction. When
-that fails, the document stays in memory, is marked unsaved and is retried at the next gate;
-the user is told once per run of failures, not once per attempt.
+that fails, the document stays in memory, is marked unsaved and is retried at the next gate.
+The user gets one message per run of failures, not one per attempt.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def status_after_save(current: ImageStatus, origins: Sequence[MaskOrigin]) -> Im
 def to_store_states(snapshots: Sequence[ObjectSnapshot], stored_ids: set[int]) -> list[ObjectState]:
     """Convert document snapshots to store states.
 
-    An id the store no longer holds becomes None, so the object is inserted again. That
+    An id that is no longer in the store becomes None, so the object is inserted again. That
     happens when an object was deleted, saved, and then brought back by undo.
     """
     return [
@@ -355,7 +355,7 @@ class AnnotationSession(QObject):
             return
         if document.stroke_open:
             # Saving closes the open stroke's undo step, so a save in mid-stroke would split
-            # one stroke into several undo steps; wait for the button release instead.
+            # one stroke into several undo steps. Wait for the button release instead.
             self._autosave_timer.start()
             return
         self.save_current()
@@ -368,7 +368,8 @@ class AnnotationSession(QObject):
         """Store a batch prediction for `path` as a "predicted" object; False if it was empty.
 
         An open document gets it as an undoable object, so the next save keeps it. A stored
-        object with the same prompt that nobody edited gets the new mask instead of a twin.
+        object with the same prompt whose mask is still "predicted" gets the new mask instead
+        of a twin.
         """
         if not mask.any():
             return False

@@ -23,7 +23,7 @@ class AppSettings:
     """Typed view of the application's QSettings.
 
     Every getter validates what it reads, because an ini file edited by hand or written by an
-    older version can contain anything; an invalid value falls back to the default and is logged.
+    older version can contain anything. An invalid value is logged and replaced by the default.
     """
 
     def __init__(self, qsettings: QSettings | None = None) -> None:

@@ -193,7 +193,7 @@ class BatchItem:
 
 @dataclass(frozen=True)
 class BatchSummary:
-    """What a batch did: images predicted, unreadable files with reasons, and whether it stopped."""
+    """Summary of a batch: images predicted, unreadable files with reasons, cancellation."""
 
     prompt: str
     total: int
@@ -323,7 +323,7 @@ class ExportWorker(Worker):
 
 @dataclass(frozen=True)
 class TrainingOutcome:
-    """How a fine-tune ended: IoU on the held-out masks before and after, and the new model."""
+    """End state of a fine-tune: held-out IoU before and after, and the new model's folder."""
 
     iou_before: float | None
     iou_after: float | None
