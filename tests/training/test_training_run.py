@@ -93,7 +93,7 @@ def load_checkpoint_or_tiny():
 
 
 def test_resume_gives_same_next_steps(shapes, tmp_path):
-    augmented = AugmentationConfig(max_zoom=1.5)
+    augmented = AugmentationConfig(scale_crop=True, colour_jitter=True, max_zoom=1.5)
     straight = _config(shapes, tmp_path / "a", val=(), max_steps=6, augmentation=augmented)
     expected = [record.loss for record in train(straight) if record.kind == "step"]
 
@@ -160,7 +160,8 @@ def test_cli_trains_and_resumes(shapes, tmp_path, capsys):
         "2",
         "--trainable",
         "head",
-        "--no-augmentation",
+        "--augment",
+        "none",
         "--cache-dir",
         str(tmp_path / "cache"),
         "--no-tensorboard",
@@ -173,3 +174,5 @@ def test_cli_trains_and_resumes(shapes, tmp_path, capsys):
     assert state["counters"]["step"] == 3
     assert state["config"]["trainable"] == "head"
     assert run_train_command(parser.parse_args(["--train", "nowhere.txt", "--out", str(out)])) == 2
+    assert run_train_command(parser.parse_args(["--resume", str(out), "--augment", "blur"])) == 2
+    assert "unknown augmentation(s) blur" in capsys.readouterr().err

@@ -47,7 +47,7 @@ class TrainConfig:
     statuses: tuple[str, ...] = ("edited", "done")  # project sources: image statuses to read
     max_images: int | None = None  # train on the first N distinct images in file order
     max_val_images: int | None = None  # validate on the first N distinct validation images
-    epochs: int = 20  # passes over the training rows (absent rows included)
+    epochs: int = 10  # passes over the training rows (absent rows included)
     max_steps: int | None = None  # stop after this many optimizer steps, whatever the epochs
     batch_size: int = 8  # rows per step on each process
     lr: float = 1e-3  # peak learning rate of AdamW

@@ -47,11 +47,12 @@ def letterbox_target(
     shrinking = height < mask.shape[0] or width < mask.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     resized = cv2.resize(mask.astype(np.float32), (width, height), interpolation=interpolation)
-    target = torch.zeros((1, size, size), dtype=torch.float32)
-    target[0, :height, :width] = torch.from_numpy(np.clip(resized, 0.0, 1.0))
-    valid = torch.zeros((1, size, size), dtype=torch.float32)
+    # NumPy first: filling small torch tensors in place costs several times more per row.
+    target = np.zeros((1, size, size), dtype=np.float32)
+    target[0, :height, :width] = np.clip(resized, 0.0, 1.0)
+    valid = np.zeros((1, size, size), dtype=np.float32)
     valid[0, :height, :width] = 1.0
-    return target, valid
+    return torch.from_numpy(target), torch.from_numpy(valid)
 
 
 class TrainingRows(Dataset):
