@@ -236,9 +236,12 @@ def run_train_command(args: argparse.Namespace) -> int:
         print(f"textmask train: {error}", file=sys.stderr)
         return 2
     cancel = threading.Event()
+    is_main = environment_rank()[0] == 0
+    if not is_main:
+        logging.getLogger().setLevel(logging.WARNING)  # rank 0 reports progress for all
     try:
         with _cancel_on_interrupt(cancel):
-            last = _show_progress(train_records(config, cancel), environment_rank()[0] == 0)
+            last = _show_progress(train_records(config, cancel), is_main)
     except NonFiniteLossError as error:
         print(f"textmask train: {error}", file=sys.stderr)
         return 1
@@ -278,7 +281,10 @@ def _show_progress(records: Iterator[ProgressRecord], visible: bool) -> Progress
             bar.n = record.step
             if record.loss is not None:
                 bar.set_postfix(
-                    loss=f"{record.loss:.4f}", lr=f"{record.lr:.2e}", epoch=record.epoch
+                    loss=f"{record.loss:.4f}",
+                    lr=f"{record.lr:.2e}",
+                    epoch=record.epoch,
+                    refresh=False,
                 )
             bar.refresh()
             if record.kind == "eval" and visible:

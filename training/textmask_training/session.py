@@ -118,9 +118,11 @@ def build_session(
     forward: nn.Module = inner
     if context.is_distributed:
         # Broadcasts rank 0's weights, so every rank starts identical even from random weights.
+        # Without L2-SP some parameters (BERT's pooler) get no gradient; with it, the penalty
+        # in forward uses every trained parameter.
         forward = DistributedDataParallel(
             forward,
-            find_unused_parameters=True,
+            find_unused_parameters=config.l2sp_weight == 0,
             device_ids=[context.device] if context.device.type == "cuda" else None,
         )
     # After the broadcast above, so every rank pulls toward the same starting weights.

@@ -97,10 +97,12 @@ class _Loop:
         self.cancel = cancel
         self.counters = session.counters
         self.started = time.perf_counter()
+        self.earlier_seconds = session.counters.elapsed_seconds  # of the runs this one resumes
         self.session_steps = 0
         self.eval_seconds = 0.0
         self.scaler = torch.amp.GradScaler("cuda", enabled=_needs_loss_scaling(session))
         self.last: tuple[float, float] | None = None  # (loss, lr) of the latest step
+        self.saved_step: int | None = None  # the step whose state out/last holds
 
     def run(self) -> Iterator[ProgressRecord]:
         counters, session = self.counters, self.s
@@ -277,8 +279,10 @@ class _Loop:
 
     def save_last(self) -> None:
         session, counters = self.s, self.counters
-        counters.elapsed_seconds += time.perf_counter() - self.started
-        self.started = time.perf_counter()
+        if self.saved_step == counters.step:
+            return
+        self.saved_step = counters.step
+        counters.elapsed_seconds = self.earlier_seconds + time.perf_counter() - self.started
         if session.context.is_main:
             save_training_state(
                 session.last_folder,
