@@ -1,8 +1,9 @@
 """Fine-tuning benchmark: how much do the first N corrected images of a new domain help?
 
 For each N, a separate process fine-tunes the starting model on the first N images of the
-training manifest (fixed epochs, no validation-based stopping, so the validation sets stay
-unseen), then scores the result on the domain's validation manifest and on a general one.
+training manifest for a fixed number of epochs. Nothing stops early on validation scores, so
+the validation sets stay unseen. Then it scores the result on the domain's validation manifest
+and on a general one.
 Reports mean IoU before and after, wall time of the fine-tuning and peak resident memory
 (``resource.getrusage`` maxrss of that process).
 

@@ -91,8 +91,10 @@ def test_crop_keeps_whole_object():
     mask[70:90, 5:60] = True
     for _ in range(50):
         top, left, height, width = crop_window(mask, 2.0, rng)
-        assert 0 <= top and top + height <= 100
-        assert 0 <= left and left + width <= 120
+        assert top >= 0
+        assert top + height <= 100
+        assert left >= 0
+        assert left + width <= 120
         assert mask[top : top + height, left : left + width].sum() == mask.sum()
         assert height == 50
         assert width == 60

@@ -43,7 +43,14 @@ several GPUs or processes."""
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``textmask train`` options; every default is None so --resume can fill them."""
     parser.epilog = EPILOG
-    data = parser.add_argument_group("data")
+    _add_data_arguments(parser.add_argument_group("data"))
+    _add_model_arguments(parser.add_argument_group("model"))
+    _add_optimisation_arguments(parser.add_argument_group("optimisation"))
+    _add_augmentation_arguments(parser.add_argument_group("augmentation"))
+    _add_run_arguments(parser.add_argument_group("run"))
+
+
+def _add_data_arguments(data: argparse._ArgumentGroup) -> None:
     data.add_argument(
         "--train", action="append", metavar="SOURCE", help="training source (see below)"
     )
@@ -71,10 +78,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="STATUS,...",
         help="project sources: image statuses to read (default: edited,done)",
     )
-    _add_model_arguments(parser.add_argument_group("model"))
-    _add_optimisation_arguments(parser.add_argument_group("optimisation"))
-    _add_augmentation_arguments(parser.add_argument_group("augmentation"))
-    _add_run_arguments(parser.add_argument_group("run"))
 
 
 def _add_model_arguments(group: argparse._ArgumentGroup) -> None:

@@ -11,7 +11,7 @@ from textmask_training.data.augment import AugmentationConfig
 from textmask_training.losses import LossWeights
 from textmask_training.parts import TRAINABLE_PARTS, TrainableParts
 
-# Fields that may differ between a run and its resumption; the others must match, because they
+# Fields that may differ between a run and its resumption. The others must match, because they
 # decide the data order, the model or the loss, and with them the next step.
 RESUMABLE_CHANGES = frozenset(
     {

@@ -4,7 +4,7 @@ The mask logits (stride 4 of the model input) are upsampled bilinearly to the in
 compared with the target there, inside the valid (unpadded) area. This matches prediction,
 which upsamples the logit map, and keeps thin objects that an area-downsampled target would
 blur. Rows whose target is empty ("absent" rows) get the presence loss and a mild BCE that
-pushes every mask logit down; they take no part in the Dice term, which is undefined for them.
+pushes every mask logit down. They take no part in the Dice term, which is undefined for them.
 """
 
 from __future__ import annotations

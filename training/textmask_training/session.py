@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 class TrainingForward(nn.Module):
-    """The trained computation as one module, so DistributedDataParallel sees every forward.
+    """The trained computation as one module, so DistributedDataParallel wraps every forward.
 
     Takes either images or cached image features, and either prompts or cached prompt features;
     returns (mask_logits, presence_logits, L2-SP penalty). The penalty is computed here because

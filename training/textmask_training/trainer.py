@@ -102,7 +102,7 @@ class _Loop:
         self.eval_seconds = 0.0
         self.scaler = torch.amp.GradScaler("cuda", enabled=_needs_loss_scaling(session))
         self.last: tuple[float, float] | None = None  # (loss, lr) of the latest step
-        self.saved_step: int | None = None  # the step whose state out/last holds
+        self.saved_step: int | None = None  # the step whose state out/last contains
 
     def run(self) -> Iterator[ProgressRecord]:
         counters, session = self.counters, self.s
@@ -367,7 +367,7 @@ def _needs_loss_scaling(session: TrainingSession) -> bool:
 
 
 def _score(summary: Summary) -> float | None:
-    """The early-stopping score: mean IoU, or the absent accuracy for absent-only data."""
+    """Return the early-stopping score: mean IoU, or absent accuracy for absent-only data."""
     return summary.mean_iou if summary.mean_iou is not None else summary.absent_accuracy
 
 

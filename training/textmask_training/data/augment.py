@@ -17,7 +17,7 @@ _MIRROR_WORDS = {"left": "right", "right": "left", "leftmost": "rightmost", "rig
 
 @dataclass(frozen=True)
 class AugmentationConfig:
-    """Which augmentations run on training rows; validation rows are never augmented.
+    """Switches and strengths of the training-row augmentations (validation rows get none).
 
     The defaults suit fine-tuning on a CPU: a flip keeps the image features cacheable (both
     sides are cached), while scale/crop and colour jitter need the image encoder on every
@@ -75,7 +75,7 @@ def flip_row(
 def crop_window(
     mask: NDArray[np.bool_], zoom: float, rng: np.random.Generator
 ) -> tuple[int, int, int, int]:
-    """Return (top, left, height, width) of a window 1/zoom of each side that holds the mask.
+    """Return (top, left, height, width) of a window 1/zoom of each side that contains the mask.
 
     The window grows to the mask's bounding box where the box is larger, so a crop never cuts
     the object; an empty mask allows any window.
@@ -145,5 +145,5 @@ def augment_row(
 
 
 def flip_decision(rng: np.random.Generator) -> bool:
-    """The flip draw of ``augment_row`` for a row whose pixels come from the feature cache."""
+    """Return the flip draw of ``augment_row``, for rows whose features come from the cache."""
     return bool(rng.random() < 0.5)

@@ -5,7 +5,7 @@ A referring file adds one row per sentence whose mask is its annotation alone. I
 (``{"<annotation id>": ["sentence", ...]}`` or a list of objects with ``annotation_id`` and
 ``text``) or CSV with the columns ``annotation_id,text``.
 
-Masks are decoded when a row is loaded, not when the file is read, so large files fit in memory;
+Masks are decoded when a row is loaded, not when the file is read, so large files fit in memory.
 ``textmask_core.formats.import_coco`` decodes every mask at once, which suits project import.
 """
 

@@ -1,0 +1,67 @@
+"""The on-disk image feature cache and the in-memory prompt cache of the tiny preset."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from shapes import write_manifest
+from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, encoder_fingerprint
+
+from textmask_core.imageio import load_image
+from textmask_core.model import build_model
+from textmask_core.preprocess import prepare_image
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return build_model("tiny").eval()
+
+
+def test_cached_features_match_encoder(model, tmp_path):
+    manifest = write_manifest(tmp_path / "data", images=1)
+    image = manifest.parent / "images" / "shapes_000.png"
+    cache = ImageFeatureCache(tmp_path / "cache", model)
+    assert cache.fill(model, [(image, False), (image, True)], torch.device("cpu")) == 2
+    assert cache.fill(model, [(image, False)], torch.device("cpu")) == 0
+    tensor = prepare_image(load_image(image).pixels, 64, *model.normalization)[0]
+    with torch.no_grad():
+        expected = model.encode_image(tensor.unsqueeze(0))
+    cached = cache.load(image, False)
+    for level, reference in zip(cached, expected, strict=True):
+        assert level.dtype == torch.float16
+        assert torch.allclose(level.float(), reference[0], atol=2e-2, rtol=1e-2)
+    assert not torch.equal(cache.load(image, True)[0], cached[0])
+
+
+def test_renamed_image_hits_cache(model, tmp_path):
+    manifest = write_manifest(tmp_path / "data", images=1)
+    image = manifest.parent / "images" / "shapes_000.png"
+    cache = ImageFeatureCache(tmp_path / "cache", model)
+    cache.fill(model, [(image, False)], torch.device("cpu"))
+    copy = tmp_path / "renamed.png"
+    shutil.copy(image, copy)
+    assert cache.fill(model, [(copy, False)], torch.device("cpu")) == 0
+    with pytest.raises(KeyError, match="no cached features"):
+        cache.load(copy, True)
+
+
+def test_fingerprint_follows_stored_weights(model):
+    before = encoder_fingerprint(model)
+    assert encoder_fingerprint(model) == before
+    with torch.no_grad():
+        model.image_encoder.stem[0].weight.add_(1.0)
+    assert encoder_fingerprint(model) != before
+
+
+def test_prompt_cache_pads_tokens(model):
+    cache = TextFeatureCache()
+    features = cache.encode(model, ["red square", "the blue circle on the left", "red square"])
+    assert features.tokens.shape[0] == 3
+    assert features.attention_mask[0].sum() < features.attention_mask[1].sum()
+    assert torch.equal(features.pooled[0], features.pooled[2])
+    with torch.no_grad():
+        direct = model.encode_text(["the blue circle on the left"])
+    assert torch.allclose(features.pooled[1], direct.pooled[0], atol=1e-5)
