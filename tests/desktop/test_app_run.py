@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from textmask_core.errors import ImageReadError, StoreError
 from textmask_core.store import ProjectStore
-from textmask_desktop import app
+from textmask_desktop import app, cli
 from textmask_desktop.errors import ErrorChannel, describe_error, install_excepthook, log_file_path
 from textmask_desktop.main_window import MainWindow
 
@@ -33,14 +33,15 @@ def test_display_available_rules() -> None:
         assert not app.display_available({})
 
 
-def test_run_app_end_to_end(qtbot, tmp_path: Path) -> None:
-    """Open a folder through run_app, predict, accept, and close; the object is stored."""
-    folder = make_folder(tmp_path / "images")
-    seen: dict[str, object] = {}
+def _drive_window(seen: dict[str, object]) -> None:
+    """Predict "box" in the first MainWindow once it is ready, accept it, then close."""
 
     def drive() -> None:
-        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
-        if window.predictions.model_name != "tiny" or window.session.document is None:
+        windows = [
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        ]
+        window = windows[0] if windows else None
+        if window is None or window.predictions.model_name != "tiny" or not window.session.document:
             QTimer.singleShot(100, drive)
             return
         window.predictions.handle.predictor.presence_threshold = 0.0
@@ -56,16 +57,41 @@ def test_run_app_end_to_end(qtbot, tmp_path: Path) -> None:
         window.close()
 
     QTimer.singleShot(0, drive)
+
+
+def _stored_labels(folder: Path) -> list[str]:
+    with ProjectStore.open(folder) as store:
+        record = store.image_by_path(folder / "a.jpg")
+        return [stored.label for stored in store.list_objects(record.id)]
+
+
+def test_run_app_end_to_end(qtbot, tmp_path: Path) -> None:
+    """Open a folder through run_app, predict, accept, and close; the object is stored."""
+    folder = make_folder(tmp_path / "images")
+    seen: dict[str, object] = {}
+    _drive_window(seen)
+
     code = app.run_app(folder, [], model="tiny")
 
     assert code == 0
     assert seen["objects"] == ["box"]
     assert "a.jpg" in str(seen["title"])
-    with ProjectStore.open(folder) as store:
-        record = store.image_by_path(folder / "a.jpg")
-        assert [stored.label for stored in store.list_objects(record.id)] == ["box"]
+    assert _stored_labels(folder) == ["box"]
     assert log_file_path().is_file()
     assert "Starting TextMask" in log_file_path().read_text()
+
+
+def test_textmask_command_opens_window(qtbot, tmp_path: Path) -> None:
+    """The `textmask FOLDER --model tiny` command line reaches the same window."""
+    folder = make_folder(tmp_path / "images")
+    seen: dict[str, object] = {}
+    _drive_window(seen)
+
+    code = cli.main([str(folder), "--model", "tiny"])
+
+    assert code == 0
+    assert seen["objects"] == ["box"]
+    assert _stored_labels(folder) == ["box"]
 
 
 def test_excepthook_reports_once(qtbot) -> None:
