@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -427,6 +428,8 @@ class MainWindow(QMainWindow):
         if self.session.has_unsaved and not self._confirm_discard("close TextMask"):
             event.ignore()
             return
+        for dialog in self.findChildren(QDialog):
+            dialog.reject()  # the batch, export and fine-tune dialogs cancel and wait here
         self.predictions.shutdown()
         self.folder_opener.shutdown()
         self.image_list.model.loader.clear()

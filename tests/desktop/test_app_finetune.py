@@ -94,3 +94,17 @@ def test_fine_tune_tiny_and_switch(qtbot, window: MainWindow) -> None:
         dialog.switch_button.click()
     assert ready.args == [str(outcome.checkpoint)]
     dialog.reject()
+
+
+def test_closing_window_cancels_training(qtbot, window: MainWindow) -> None:
+    _correct_every_image(window)
+    dialog = window.start_fine_tune()
+    dialog.steps_box.setValue(10_000)
+    worker = dialog.start()
+    qtbot.waitUntil(lambda: len(dialog.chart.loss_points) >= 1, timeout=60_000)
+
+    window.close()
+
+    assert worker.is_cancelled
+    assert dialog.outcome is None or dialog.outcome.cancelled
+    assert not window.isVisible()
