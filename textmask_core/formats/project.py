@@ -7,7 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from textmask_core.errors import ImageReadError
 from textmask_core.formats.records import ExportImage, ExportObject, ExportSummary
+from textmask_core.imageio import read_image_size
 from textmask_core.store import ProjectStore
 
 logger = logging.getLogger(__name__)
@@ -21,15 +23,22 @@ def project_export_images(
 ) -> list[ExportImage]:
     """Collect the project's images and their objects' current masks.
 
-    Image ids are the store's ids, so they stay the same across exports. Unreadable images,
-    and images whose size was never read, are left out.
+    Image ids are the store's ids, so they stay the same across exports. Unreadable images are
+    left out; an image whose size was never stored gets it from its file header.
     """
     # NOTE: every mask of the selection is decoded into memory at once, because the writers
     # take a sequence; a project of many large photos needs that much memory to export.
     images = []
     for record in store.list_images("done" if selection == "done" else None):
-        if record.status == "unreadable" or record.width is None or record.height is None:
+        if record.status == "unreadable":
             continue
+        width, height = record.width, record.height
+        if width is None or height is None:
+            try:
+                width, height = read_image_size(store.absolute_path(record))
+            except ImageReadError as error:
+                logger.warning("leaving %s out of the export: %s", record.path, error.reason)
+                continue
         objects = [
             ExportObject(
                 label=obj.label, prompt=obj.prompt, mask=obj.mask.decode(), object_id=obj.id
@@ -40,8 +49,8 @@ def project_export_images(
             ExportImage(
                 path=store.absolute_path(record),
                 image_id=record.id,
-                width=record.width,
-                height=record.height,
+                width=width,
+                height=height,
                 objects=objects,
             )
         )

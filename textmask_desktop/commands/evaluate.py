@@ -31,13 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: argparse.Namespace) -> int:
-    from textmask_training.evaluate import evaluate_rows, format_report, group_by_image
     from tqdm import tqdm
 
     from textmask_core.errors import TextMaskError
     from textmask_core.manifest import read_manifest
     from textmask_core.model import load_model
     from textmask_core.predictor import Predictor
+    from textmask_training.evaluate import evaluate_rows, format_report, group_by_image
 
     try:
         rows = read_manifest(options.manifest)
