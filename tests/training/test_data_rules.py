@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from shapes import write_manifest
+
 from textmask_training.data.absent import RELATED_WORD_GROUPS, AbsentRows, absent_count, is_related
 from textmask_training.data.augment import (
     AugmentationConfig,

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 from shapes import write_manifest
+
+from textmask_core.errors import MaskFormatError
+from textmask_core.masks import encode_rle
+from textmask_core.store import ObjectState, ProjectStore
+from textmask_training.data.assemble import assemble_data
 from textmask_training.data.coco import coco_samples
 from textmask_training.data.magicbrush import magicbrush_samples, read_edit_region
 from textmask_training.data.manifest import manifest_samples
 from textmask_training.data.project import project_samples
 from textmask_training.data.sources import load_source, parse_source
-
-from textmask_core.errors import MaskFormatError
-from textmask_core.masks import encode_rle
-from textmask_core.store import ObjectState, ProjectStore
 
 
 def _save(path: Path, pixels: np.ndarray) -> Path:
@@ -196,3 +197,21 @@ def test_coco_rejects_escaping_file_name(tmp_path):
     path.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(MaskFormatError, match="inside the image folder"):
         coco_samples(path)
+
+
+def test_assemble_drops_val_images_from_train(tmp_path):
+    manifest = write_manifest(tmp_path, images=6)
+    with pytest.raises(ValueError, match="no rows to train on"):
+        assemble_data([str(manifest)], [str(manifest)], max_images=2)
+    held = assemble_data([str(manifest)], [], val_fraction=0.5, max_images=2, seed=1)
+    assert held.describe()["train_images"] == 2
+    assert not {s.image_key for s in held.train} & {s.image_key for s in held.val}
+
+
+def test_assemble_reports_missing_mask_file(tmp_path):
+    root = tmp_path / "magicbrush"
+    _save(root / "images" / "5" / "5-input.png", _photo())
+    sessions = {"5": [{"input": "5-input.png", "mask": "5-mask1.png", "instruction": "add a cat"}]}
+    (root / "edit_sessions.json").write_text(json.dumps(sessions), encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="5-mask1.png"):
+        assemble_data([f"magicbrush:{root}"], [])

@@ -11,6 +11,7 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 from shapes import write_manifest
+
 from textmask_training.api import AugmentationConfig, TrainConfig
 from textmask_training.distributed import shard_for_rank
 from textmask_training.trainer import Trainer

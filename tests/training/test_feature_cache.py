@@ -7,11 +7,11 @@ import shutil
 import pytest
 import torch
 from shapes import write_manifest
-from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, encoder_fingerprint
 
 from textmask_core.imageio import load_image
 from textmask_core.model import build_model
 from textmask_core.preprocess import prepare_image
+from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, encoder_fingerprint
 
 
 @pytest.fixture

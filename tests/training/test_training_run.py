@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 import torch
 from shapes import write_manifest
+
+from textmask_core.manifest import read_manifest
+from textmask_core.model import load_checkpoint
+from textmask_core.predictor import Predictor
 from textmask_training.api import AugmentationConfig, NonFiniteLossError, TrainConfig, train
 from textmask_training.checkpointing import LAST_FOLDER, STATE_FILE
 from textmask_training.cli_train import add_train_arguments, run_train_command
@@ -18,10 +22,6 @@ from textmask_training.data.manifest import manifest_samples
 from textmask_training.evaluate import evaluate_rows
 from textmask_training.metrics_log import METRICS_FILE
 from textmask_training.validation import evaluate_samples
-
-from textmask_core.manifest import read_manifest
-from textmask_core.model import load_checkpoint
-from textmask_core.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

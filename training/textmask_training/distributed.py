@@ -30,6 +30,7 @@ class DistributedContext:
     world_size: int
     local_rank: int
     device: torch.device
+    local_world_size: int = 1  # processes on this machine
 
     @property
     def is_main(self) -> bool:
@@ -75,7 +76,8 @@ def init_distributed(device_name: str = "auto") -> DistributedContext:
         logger.info(
             "rank %d of %d joined the %s process group on %s", rank, world_size, backend, device
         )
-    return DistributedContext(rank, world_size, local_rank, device)
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size)))
+    return DistributedContext(rank, world_size, local_rank, device, local_world_size)
 
 
 def shutdown_distributed(context: DistributedContext) -> None:

@@ -201,7 +201,8 @@ def _image_cache(
     pairs = [(path, flipped) for path in train_images for flipped in flips]
     pairs += [(path, False) for path in dict.fromkeys(sample.image_path for sample in data.val)]
     pairs = list(dict.fromkeys(pairs))
-    cache.fill(model, pairs[context.rank :: context.world_size], context.device)
+    # Each machine fills its own cache folder: its processes split the work by local rank.
+    cache.fill(model, pairs[context.local_rank :: context.local_world_size], context.device)
     barrier(context)
     return cache
 

@@ -89,14 +89,6 @@ class TrainingRows(Dataset):
         assert self.absent is not None, f"row {index} is past the {len(self.samples)} rows"
         return self.absent.draw(epoch, index - len(self.samples))
 
-    def cached_images(self) -> list[tuple[Any, bool]]:
-        """Return the (image path, flipped) pairs that the feature cache must hold."""
-        flips = (
-            (False, True) if self.augmentation is not None and self.augmentation.flip else (False,)
-        )
-        paths = dict.fromkeys(sample.image_path for sample in self.samples)
-        return [(path, flipped) for path in paths for flipped in flips]
-
     def __getitem__(self, key: RowKey) -> dict[str, Any]:
         epoch, index = key
         sample = self.sample_at(epoch, index)

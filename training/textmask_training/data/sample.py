@@ -62,7 +62,11 @@ def distinct_images(samples: list[Sample]) -> list[Path]:
 def check_files_exist(samples: list[Sample]) -> None:
     """Raise ``FileNotFoundError`` naming up to three missing image or mask files."""
     paths = [sample.image_path for sample in samples]
-    paths += [sample.mask for sample in samples if isinstance(sample.mask, Path)]
+    for sample in samples:
+        # A mask reader that names its file (MagicBrush) is checked like a mask path.
+        mask_file = getattr(sample.mask, "path", sample.mask)
+        if isinstance(mask_file, Path):
+            paths.append(mask_file)
     missing = [path for path in dict.fromkeys(paths) if not path.is_file()]
     if missing:
         shown = ", ".join(str(path) for path in missing[:3])
