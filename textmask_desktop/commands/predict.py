@@ -154,7 +154,11 @@ def _write_coco(options, predictor, images, state, suffix: str, model_name: str)
             )
 
     labels = list(dict.fromkeys(" ".join(prompt.split()) for prompt in options.prompt))
-    summary = export_coco(export_images(), labels, root, options.out / f"predictions{suffix}.json")
+    # NOTE: the COCO writer takes a sequence, so every predicted mask of the run is held in
+    # memory until the file is written; label very large folders with --format png.
+    summary = export_coco(
+        list(export_images()), labels, root, options.out / f"predictions{suffix}.json"
+    )
     state.written = summary.annotations
     print(summary.describe(), file=sys.stderr)
 
