@@ -120,9 +120,8 @@ def run_single(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def finetune(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
-    from textmask_training.api import TrainConfig, train
-
     from textmask_core.model import load_checkpoint
+    from textmask_training.api import TrainConfig, train
 
     out = Path(tempfile.mkdtemp(prefix=f"bench-n{args.single}-"))
     config = TrainConfig(
@@ -172,12 +171,11 @@ def finetune(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
 
 def score(model: Any, manifest: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Score with the same rule as ``textmask eval`` (``Predictor`` masks, core metrics)."""
+    from textmask_core.manifest import read_manifest
+    from textmask_core.predictor import Predictor
     from textmask_training.data.manifest import manifest_samples
     from textmask_training.data.splits import first_images
     from textmask_training.evaluate import evaluate_rows
-
-    from textmask_core.manifest import read_manifest
-    from textmask_core.predictor import Predictor
 
     rows = read_manifest(manifest)
     if args.max_val_images is not None:
