@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 
 # Must be set before pytest-qt creates the QApplication.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -89,13 +90,16 @@ class _ThreadRecorder:
     def stop_leftovers(self) -> list[str]:
         """Wait for threads still running, and return a description of each one found."""
         leaks: list[str] = []
-        for thread in list(self.threads):
+        # A thread or pool deleted with its Qt parent has nothing left running.
+        for thread in [thread for thread in self.threads if shiboken6.isValid(thread)]:
             if thread.isRunning():
                 leaks.append(f"QThread {type(thread).__name__} {thread.objectName()!r}")
                 thread.quit()
                 thread.wait(THREAD_STOP_TIMEOUT_MS)
         pools = [*self.pools, QThreadPool.globalInstance()]
         for pool in {id(pool): pool for pool in pools}.values():
+            if not shiboken6.isValid(pool):
+                continue
             active = pool.activeThreadCount()
             if active > 0:
                 leaks.append(f"{active} QThreadPool worker(s)")
