@@ -80,6 +80,27 @@ def test_wheel_has_every_data_file(wheel):
     assert missing == [], "add these to [tool.setuptools.package-data] in pyproject.toml"
 
 
+def source_packages() -> list[str]:
+    """Every package folder (one with __init__.py) of the four installed packages."""
+    roots = {
+        "textmask_core": REPOSITORY / "textmask_core",
+        "textmask_desktop": REPOSITORY / "textmask_desktop",
+        "textmask_training": REPOSITORY / "training" / "textmask_training",
+        "textmask_resources": RESOURCES,
+    }
+    packages = []
+    for name, root in roots.items():
+        for init in root.rglob("__init__.py"):
+            packages.append("/".join([name, *init.parent.relative_to(root).parts]))
+    return sorted(packages)
+
+
+def test_wheel_has_every_package(wheel):
+    names = set(wheel.namelist())
+    missing = [package for package in source_packages() if f"{package}/__init__.py" not in names]
+    assert missing == [], "add these to [tool.setuptools] packages in pyproject.toml"
+
+
 def test_wheel_has_desktop_files(wheel):
     names = set(wheel.namelist())
     expected = [
