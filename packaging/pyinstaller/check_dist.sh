@@ -5,7 +5,8 @@
 #
 # Runs with an empty environment (env -i) and a fresh HOME in a temporary folder:
 # 1. textmask --version;
-# 2. textmask predict on PHOTO with the default model, under strace when it is installed,
+# 2. textmask predict on PHOTO with the shipped default model (a fallback to the untrained
+#    preset fails the check), under strace when it is installed,
 #    and fails if the app opened any file of the source checkout outside dist/ or of any
 #    Python environment (a site-packages folder);
 # 3. textmask without a subcommand (the window) under QT_QPA_PLATFORM=offscreen: it must
@@ -32,7 +33,8 @@ run_clean "$app" --version
 echo "== predict"
 if command -v strace >/dev/null; then
     run_clean strace -f -qq -e trace=open,openat,execve -o "$work/trace" \
-        "$app" predict --prompt "$prompt" "$work/images" --out "$work/out"
+        "$app" predict --prompt "$prompt" "$work/images" --out "$work/out" 2>&1 |
+        tee "$work/predict.log"
     # Successful opens only: a failed one ends in "= -1 ENOENT (...)" or similar. Any Python
     # environment (a site-packages folder) or checkout file outside dist/ counts as a leak.
     opened="$(grep -v ' = -1 ' "$work/trace" | grep -vF "$repository/dist/" |
@@ -46,9 +48,14 @@ if command -v strace >/dev/null; then
         "($(wc -l <"$work/trace") trace lines)"
 else
     echo "strace is not installed; skipping the opened-files check"
-    run_clean "$app" predict --prompt "$prompt" "$work/images" --out "$work/out"
+    run_clean "$app" predict --prompt "$prompt" "$work/images" --out "$work/out" 2>&1 |
+        tee "$work/predict.log"
 fi
 ls -l "$work/out"
+if grep -q "default model is missing" "$work/predict.log"; then
+    echo "FAIL: the app did not find the default model in dist/" >&2
+    exit 1
+fi
 
 echo "== window"
 set +e
