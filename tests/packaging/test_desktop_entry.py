@@ -296,6 +296,14 @@ def test_metainfo_validates():
     assert "W:" not in completed.stdout
 
 
+def test_wm_class_matches_application_name():
+    """Qt's xcb plugin sets the window's WM_CLASS class to the application name; docks match
+    it against StartupWMClass to show the window under the menu entry's icon."""
+    from textmask_desktop.settings import APPLICATION
+
+    assert desktop_keys(DESKTOP_TEMPLATE)["StartupWMClass"] == APPLICATION
+
+
 def test_metainfo_names_desktop_file():
     text = METAINFO.read_text(encoding="utf-8")
     assert f"<id>{APP_ID}</id>" in text
