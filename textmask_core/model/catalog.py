@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
 
+import textmask_resources
 from textmask_core.errors import CheckpointError, ModelNotFoundError
 from textmask_core.model.checkpoint import CONFIG_FILE, CheckpointInfo, load_checkpoint
 from textmask_core.model.presets import PRESETS, build_model, preset_config
@@ -29,7 +29,9 @@ class ModelEntry:
 
 
 def shipped_models_dir() -> Path:
-    return Path(str(resources.files("textmask_resources"))) / "models"
+    # The package's own folder, not importlib.resources: in a PyInstaller app files() returns
+    # a MultiplexedPath whose str() is its repr, not a path.
+    return Path(textmask_resources.__file__).resolve().parent / "models"
 
 
 def user_models_dir() -> Path:
