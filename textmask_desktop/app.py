@@ -13,8 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from textmask_desktop.desktop_entry import APP_ID, application_icon_paths
 from textmask_desktop.errors import ErrorChannel, install_excepthook, log_file_path
 from textmask_desktop.main_window import MainWindow
 from textmask_desktop.settings import APPLICATION, ORGANIZATION, AppSettings
@@ -22,6 +25,8 @@ from textmask_desktop.settings import APPLICATION, ORGANIZATION, AppSettings
 logger = logging.getLogger(__name__)
 
 EXIT_NO_DISPLAY = 2
+# Milliseconds after which the window closes by itself; for smoke tests of built apps.
+QUIT_AFTER_ENV_VAR = "TEXTMASK_QUIT_AFTER_MS"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 NO_DISPLAY_MESSAGE = (
@@ -91,15 +96,39 @@ def run_app(
     app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    # Wayland compositors match the window to its menu entry by this id.
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(_application_icon())
 
     channel = ErrorChannel()
     restore_hooks = install_excepthook(channel)
     window = MainWindow(AppSettings(), channel)
     window.show()
     window.start(Path(folder) if folder is not None else None, model)
+    _schedule_quit(window)
     try:
         code = app.exec()
     finally:
         restore_hooks()
     logger.info("TextMask closed with exit code %d", code)
     return int(code)
+
+
+def _application_icon() -> QIcon:
+    icon = QIcon()
+    for path in application_icon_paths():
+        icon.addFile(str(path))
+    return icon
+
+
+def _schedule_quit(window: MainWindow) -> None:
+    value = os.environ.get(QUIT_AFTER_ENV_VAR)
+    if not value:
+        return
+    try:
+        milliseconds = int(value)
+    except ValueError:
+        logger.warning("ignoring %s=%r: not a number of milliseconds", QUIT_AFTER_ENV_VAR, value)
+        return
+    logger.info("closing the window after %d ms (%s)", milliseconds, QUIT_AFTER_ENV_VAR)
+    QTimer.singleShot(milliseconds, window.close)

@@ -169,3 +169,15 @@ def test_model_menu_lists_models(qtbot, tmp_path: Path) -> None:
     assert checked == ["tiny (preset)"]
     assert window.settings.last_model == "tiny"
     window.close()
+
+
+def test_quit_after_variable_closes_window(qtbot, tmp_path: Path, monkeypatch) -> None:
+    """TEXTMASK_QUIT_AFTER_MS closes the window by itself, as built-app smoke tests need."""
+    folder = make_folder(tmp_path / "images")
+    monkeypatch.setenv(app.QUIT_AFTER_ENV_VAR, "1500")
+
+    code = app.run_app(folder, [], model="tiny")
+
+    assert code == 0
+    assert QApplication.windowIcon().isNull() is False
+    assert QApplication.desktopFileName() == "io.github.textmask.TextMask"
