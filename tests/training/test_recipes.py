@@ -1,0 +1,75 @@
+"""Default-model recipe: phrasings and unambiguous referring rows from instance masks."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from textmask_training.recipes.phrasing import phrasings, plural, random_phrasing
+from textmask_training.recipes.referring import read_instances, referring_cases
+
+
+def test_plural_rules():
+    assert plural("dog") == "dogs"
+    assert plural("bus") == "buses"
+    assert plural("person") == "people"
+    assert plural("shoes") == "shoes"
+    assert plural("dining table") == "dining tables"
+    assert plural("strawberry") == "strawberries"
+
+
+def test_phrasings_start_with_name_and_add_synonyms():
+    variants = phrasings("pants")
+    assert variants[0] == "pants"
+    assert "all the pants" in variants
+    assert "trousers" in variants
+    assert len(variants) == len(set(variants))
+
+
+def test_random_phrasing_never_bare_name():
+    rng = random.Random(0)
+    assert all(random_phrasing("dog", rng) != "dog" for _ in range(20))
+
+
+def _write_instances(folder: Path, boxes: list[tuple[int, int, int, int]]) -> Path:
+    """Write one 100x200 image's instances of label 'dog', each a filled box (x0, y0, x1, y1)."""
+    (folder / "instance_masks").mkdir(parents=True)
+    rows = []
+    for index, (x0, y0, x1, y1) in enumerate(boxes):
+        mask = np.zeros((100, 200), np.uint8)
+        mask[y0:y1, x0:x1] = 255
+        name = f"instance_masks/dog_{index}.png"
+        Image.fromarray(mask).save(folder / name)
+        rows.append(["images/a.jpg", "dog", name, str(index)])
+    path = folder / "instances.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "label", "mask", "instance_id"])
+        writer.writerows(rows)
+    return path
+
+
+def test_clear_gap_gives_left_and_right(tmp_path):
+    path = _write_instances(tmp_path, [(5, 10, 35, 60), (150, 10, 180, 60)])
+    cases = referring_cases(read_instances(path))
+    relations = {case.relation: case.mask_path.name for case in cases}
+    assert relations["left"] == "dog_0.png"
+    assert relations["right"] == "dog_1.png"
+    assert "biggest" not in relations
+
+
+def test_close_objects_give_no_left_or_right(tmp_path):
+    path = _write_instances(tmp_path, [(50, 10, 80, 60), (60, 10, 90, 60)])
+    relations = {case.relation for case in referring_cases(read_instances(path))}
+    assert "left" not in relations
+    assert "right" not in relations
+
+
+def test_clearly_bigger_object_is_biggest(tmp_path):
+    path = _write_instances(tmp_path, [(0, 0, 90, 90), (150, 10, 170, 30)])
+    cases = [case for case in referring_cases(read_instances(path)) if case.relation == "biggest"]
+    assert [case.mask_path.name for case in cases] == ["dog_0.png"]
