@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from textmask_desktop.commands.arguments import CommandParser, probability
+
 _MODULES = {
     "predict": "textmask_desktop.commands.predict",
     "eval": "textmask_desktop.commands.evaluate",
@@ -15,7 +17,7 @@ _MODULES = {
 
 def build_parser(name: str) -> argparse.ArgumentParser:
     module = importlib.import_module(_MODULES[name])
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=f"textmask {name}",
         description=module.DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -42,7 +44,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=probability,
         default=0.5,
         help="probability at or above which a pixel is inside the mask, 0..1 (default: 0.5)",
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """Write ``count`` with ``noun``, adding "s" unless the count is 1: "1 image", "2 images"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
