@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -78,10 +79,40 @@ def resolve_model(name_or_path: str | Path | None = None) -> ModelEntry:
             "the shipped default model is missing; using the untrained offline-default preset"
         )
         return ModelEntry("offline-default", None, "preset")
-    known = [entry.name for entry in list_models()] + list(PRESETS)
-    raise ModelNotFoundError(
-        f"no model named {name!r}; known models are {', '.join(known)}, or pass a checkpoint folder"
+    raise ModelNotFoundError(_not_found_message(name, as_path))
+
+
+def _not_found_message(name: str, as_path: Path) -> str:
+    """Describe a failed lookup: a missing folder when ``name`` is written like a path."""
+    if not _looks_like_path(name):
+        return (
+            f"no model named {name!r}; pass a checkpoint folder or a known model name. "
+            f"{_known_models_text()}"
+        )
+    if as_path.exists():
+        return (
+            f"{name} is a file, not a model folder; pass the checkpoint folder that contains "
+            f"{CONFIG_FILE}"
+        )
+    return (
+        f"model folder {name} not found; pass an existing checkpoint folder or a known model "
+        f"name. {_known_models_text()}"
     )
+
+
+def _looks_like_path(name: str) -> bool:
+    """Return True when ``name`` contains a path separator or starts with '.' or '~'."""
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(separator in name for separator in separators) or name.startswith((".", "~"))
+
+
+def _known_models_text() -> str:
+    """List the names ``resolve_model`` accepts: default first, then installed models, presets."""
+    installed = list(dict.fromkeys(entry.name for entry in list_models()))
+    default = DEFAULT_MODEL if DEFAULT_MODEL in installed else f"{DEFAULT_MODEL} (not installed)"
+    others = [name for name in installed if name != DEFAULT_MODEL]
+    known = ", ".join([default, *others])
+    return f"Known models are {known} and the untrained presets {', '.join(PRESETS)}."
 
 
 def load_model(name_or_path: str | Path | None = None) -> tuple[TextMaskModel, CheckpointInfo]:
