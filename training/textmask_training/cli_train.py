@@ -277,8 +277,20 @@ def _show_progress(records: Iterator[ProgressRecord], visible: bool) -> Progress
     from tqdm import tqdm
 
     last = None
-    with tqdm(unit="step", file=sys.stderr, disable=not visible, dynamic_ncols=True) as bar:
+    # The bar opens on the first record: before it, train_records reads the data and builds the
+    # model, and a bar opened earlier prints an empty "0step [00:00, ?step/s]" line meanwhile.
+    with contextlib.ExitStack() as stack:
         for record in records:
+            if last is None:
+                bar = stack.enter_context(
+                    tqdm(
+                        total=record.total_steps,
+                        unit="step",
+                        file=sys.stderr,
+                        disable=not visible,
+                        dynamic_ncols=True,
+                    )
+                )
             last = record
             bar.total = record.total_steps
             bar.n = record.step
@@ -312,4 +324,5 @@ def _final_message(record: ProgressRecord) -> str:
             f"Cancelled at step {record.step} of {record.total_steps}; the state is saved. "
             f"Best checkpoint so far: {record.checkpoint or 'none'}"
         )
-    return f"Done after {record.step} steps. Best checkpoint: {record.checkpoint}"
+    steps = "1 step" if record.step == 1 else f"{record.step} steps"
+    return f"Done after {steps}. Best checkpoint: {record.checkpoint}"
