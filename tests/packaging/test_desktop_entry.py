@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -312,14 +313,27 @@ def test_metainfo_names_desktop_file():
     assert "non-commercial" in text
 
 
+SCREENSHOT_URL_PREFIX = "https://raw.githubusercontent.com/textmask/textmask/main/"
+
+
 def test_metainfo_screenshots_exist():
-    text = METAINFO.read_text(encoding="utf-8")
-    marker = "/main/docs/images/"
-    names = [part.split("<", 1)[0] for part in text.split(marker)[1:]]
-    assert names, "the metainfo lists no screenshot under docs/images/"
-    missing = [name for name in names if not (REPOSITORY / "docs" / "images" / name).is_file()]
-    if missing:
-        pytest.skip(f"screenshots not in docs/images/ yet: {', '.join(missing)}")
+    """Software centres download each screenshot from the main branch, so a listed file that
+    is missing from the repository shows as a broken image."""
+    urls = [
+        image.text.strip()
+        for image in ElementTree.parse(METAINFO).getroot().iter("image")
+        if image.text is not None
+    ]
+    assert urls, "the metainfo lists no screenshot"
+    for url in urls:
+        assert url.startswith(SCREENSHOT_URL_PREFIX), f"{url} is not a file of the repository"
+        relative = url.removeprefix(SCREENSHOT_URL_PREFIX)
+        assert (REPOSITORY / relative).is_file(), f"{relative} is listed but missing"
+        if (REPOSITORY / ".git").exists() and shutil.which("git") is not None:
+            tracked = _run_tool(
+                ["git", "-C", str(REPOSITORY), "ls-files", "--error-unmatch", relative]
+            )
+            assert tracked.returncode == 0, f"{relative} exists but is not committed"
 
 
 def _load_render_script():
