@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from textmask_core.model import user_models_dir
 from textmask_core.store import TrainingSample
+from textmask_desktop.counting import CountSpinBox, count_noun
 from textmask_desktop.errors import ErrorChannel
 from textmask_desktop.finetune_data import held_out_images, write_manifests
 from textmask_desktop.prediction_controller import PredictionController
@@ -50,14 +50,15 @@ def new_model_folder(base_model: str, root: Path | None = None) -> Path:
 
 def describe_outcome(outcome: TrainingOutcome, held_out_rows: int) -> str:
     if outcome.cancelled:
-        return f"Fine-tuning was cancelled after {outcome.steps} steps."
+        return f"Fine-tuning was cancelled after {count_noun(outcome.steps, 'step')}."
 
     def percent(value: float | None) -> str:
         return "n/a" if value is None else f"{100 * value:.1f} %"
 
     return (
-        f"Finished after {outcome.steps} steps. Mean IoU on {held_out_rows} held-back "
-        f"masks: before {percent(outcome.iou_before)}, after {percent(outcome.iou_after)}."
+        f"Finished after {count_noun(outcome.steps, 'step')}. Mean IoU on "
+        f"{count_noun(held_out_rows, 'held-back mask')}: before {percent(outcome.iou_before)}, "
+        f"after {percent(outcome.iou_after)}."
     )
 
 
@@ -85,8 +86,8 @@ class FineTuneDialog(QDialog):
 
         self.label_list = QListWidget(self)
         self.image_list = QListWidget(self)
-        self.held_out_box = _spin(0, 10_000, 1, " images")
-        self.steps_box = _spin(1, 100_000, 200, " steps")
+        self.held_out_box = _spin(0, 10_000, 1, "image")
+        self.steps_box = _spin(1, 100_000, 200, "step")
         self.chart = TrainingChart(self)
         self.summary_label = QLabel(self)
         self.summary_label.setWordWrap(True)
@@ -181,7 +182,8 @@ class FineTuneDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.summary_label.setText(
-            f"Training on {manifests.train_rows} masks, {manifests.held_out_rows} held back…"
+            f"Training on {count_noun(manifests.train_rows, 'mask')}, "
+            f"{manifests.held_out_rows} held back…"
         )
         self._pool.start(self.worker)
         return self.worker
@@ -243,9 +245,8 @@ class FineTuneDialog(QDialog):
         self.cancel_button.setEnabled(False)
 
 
-def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:
-    box = QSpinBox()
+def _spin(low: int, high: int, value: int, unit: str) -> CountSpinBox:
+    box = CountSpinBox(unit)
     box.setRange(low, high)
     box.setValue(value)
-    box.setSuffix(suffix)
     return box

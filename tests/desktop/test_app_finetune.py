@@ -34,6 +34,15 @@ def test_describe_outcome_percentages() -> None:
     )
 
 
+def test_describe_outcome_singular() -> None:
+    outcome = TrainingOutcome(0.25, None, Path("x"), cancelled=False, steps=1)
+    assert describe_outcome(outcome, 1) == (
+        "Finished after 1 step. Mean IoU on 1 held-back mask: before 25.0 %, after n/a."
+    )
+    cancelled = TrainingOutcome(None, None, None, cancelled=True, steps=1)
+    assert describe_outcome(cancelled, 0) == "Fine-tuning was cancelled after 1 step."
+
+
 @pytest.fixture
 def window(qtbot, tmp_path: Path) -> MainWindow:
     names = ("exif_orientation6.jpg", "grayscale.jpg", "palette.png", "cmyk.jpg")
@@ -65,6 +74,11 @@ def test_fine_tune_start_saves_current(qtbot, window: MainWindow) -> None:
     assert not document.is_dirty
     assert window.session.label_names() == ["all"]
     assert dialog.image_list.count() == 1
+    assert dialog.held_out_box.text() == "0 images"
+    dialog.held_out_box.setValue(1)
+    assert dialog.held_out_box.text() == "1 image"
+    dialog.steps_box.setValue(1)
+    assert dialog.steps_box.text() == "1 step"
     dialog.reject()
 
 

@@ -195,6 +195,14 @@ def test_describe_batch_counts() -> None:
     assert text.splitlines()[0] == 'Finished: "car" on 5 of 5 images.'
     assert "Found something in 3 images; 1 gave an empty mask." in text
     assert "x.jpg: empty file" in text
+    assert "1 unreadable file was skipped:" in text
+
+
+def test_describe_batch_singular() -> None:
+    summary = BatchSummary("car", 1, 1, (), cancelled=False)
+    text = describe_batch(summary, found=1)
+    assert text.splitlines()[0] == 'Finished: "car" on 1 of 1 image.'
+    assert text.splitlines()[1] == "Found something in 1 image; 0 gave empty masks."
 
 
 def test_export_coco_rereads(qtbot, window: MainWindow, folder: Path, tmp_path: Path) -> None:

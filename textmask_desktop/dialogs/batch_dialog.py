@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from textmask_desktop.counting import count_noun, noun_for
 from textmask_desktop.image_list import ImageEntry
 from textmask_desktop.prediction_controller import PredictionController
 from textmask_desktop.session import AnnotationSession
@@ -45,13 +46,17 @@ def describe_batch(summary: BatchSummary, found: int) -> str:
     """Return the report shown when a batch ends, listing unreadable files with reasons."""
     done = summary.predicted + len(summary.unreadable)
     head = "Cancelled" if summary.cancelled else "Finished"
+    empty = summary.predicted - found
     lines = [
-        f'{head}: "{summary.prompt}" on {done} of {summary.total} images.',
-        f"Found something in {found} images; {summary.predicted - found} gave an empty mask.",
+        f'{head}: "{summary.prompt}" on {done} of {count_noun(summary.total, "image")}.',
+        f"Found something in {count_noun(found, 'image')}; "
+        f"{empty} gave {'an empty mask' if empty == 1 else 'empty masks'}.",
         "New masks are marked 'predicted' until you review them.",
     ]
     if summary.unreadable:
-        lines.append(f"{len(summary.unreadable)} unreadable files were skipped:")
+        skipped = len(summary.unreadable)
+        verb = noun_for(skipped, "was", "were")
+        lines.append(f"{count_noun(skipped, 'unreadable file')} {verb} skipped:")
         lines += [f"  {path.name}: {reason}" for path, reason in summary.unreadable]
     return "\n".join(lines)
 
@@ -147,7 +152,7 @@ class BatchDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setRange(0, len(paths))
-        self.report.setPlainText(f'Predicting "{prompt}" on {len(paths)} images…')
+        self.report.setPlainText(f'Predicting "{prompt}" on {count_noun(len(paths), "image")}…')
         self._predictions.run(self.worker)
         return self.worker
 

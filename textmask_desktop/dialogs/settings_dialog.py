@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from textmask_desktop.counting import CountSpinBox
 from textmask_desktop.settings import DEVICES, AppSettings
 
 MEGAPIXEL = 1_000_000
@@ -43,9 +44,8 @@ class SettingsDialog(QDialog):
         self.autosave_box = QCheckBox("Save each edit to the project as it is made", self)
         self.autosave_box.setChecked(settings.autosave)
 
-        self.pixel_limit_box = QSpinBox(self)
+        self.pixel_limit_box = CountSpinBox("megapixel", parent=self)
         self.pixel_limit_box.setRange(0, 100_000)
-        self.pixel_limit_box.setSuffix(" megapixels")
         self.pixel_limit_box.setSpecialValueText("loader default")
         self.pixel_limit_box.setToolTip(
             "Larger images are not opened, as a guard against decompression bombs"
