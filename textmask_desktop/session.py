@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from textmask_core.errors import ImageReadError, StoreError
 from textmask_core.imageio import load_image
 from textmask_core.store import ImageRecord, ImageStatus, MaskOrigin, ObjectState, ProjectStore
-from textmask_desktop.document import ImageDocument, ObjectSnapshot
+from textmask_desktop.document import ImageDocument, ObjectLayer, ObjectSnapshot
 from textmask_desktop.errors import ErrorChannel, UserMessage, describe_error
 from textmask_desktop.settings import AppSettings
 
@@ -80,6 +80,22 @@ def to_store_states(snapshots: Sequence[ObjectSnapshot], stored_ids: set[int]) -
     ]
 
 
+def initial_active_key(
+    layers: Sequence[ObjectLayer], remembered_object_id: int | None = None
+) -> int | None:
+    """Return the key of the object the tools should edit when an image opens.
+
+    That is the object that was active when the user left the image (`remembered_object_id`,
+    a store id), while it is still visible and unlocked; else the first visible, unlocked
+    object; else None, and the tools ask the user to select or add an object.
+    """
+    editable = [layer for layer in layers if layer.visible and not layer.locked]
+    for layer in editable:
+        if remembered_object_id is not None and layer.object_id == remembered_object_id:
+            return layer.key
+    return editable[0].key if editable else None
+
+
 class AnnotationSession(QObject):
     """Owns the project store and the current ImageDocument; the widgets only display them."""
 
@@ -98,6 +114,7 @@ class AnnotationSession(QObject):
         self._document: ImageDocument | None = None
         self._current_path: Path | None = None
         self._unsaved: dict[Path, ImageDocument] = {}
+        self._active_object_ids: dict[Path, int] = {}  # the active object when an image was left
         self._failure_reported = False
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
@@ -169,6 +186,7 @@ class AnnotationSession(QObject):
         if self._unsaved:
             logger.warning("Dropping unsaved edits of %d images", len(self._unsaved))
         self._unsaved.clear()
+        self._active_object_ids.clear()
         self._close_store()
         self.unsaved_changed.emit(0)
 
@@ -213,6 +231,9 @@ class AnnotationSession(QObject):
         """
         self.save_or_keep(reason)
         document = self._unsaved.get(path) or self._load_document(path)
+        if document is not None and document.active_key is None:
+            remembered = self._active_object_ids.get(path)
+            document.set_active(initial_active_key(document.objects, remembered))
         self._set_document(path if document is not None else None, document)
         return document
 
@@ -274,12 +295,24 @@ class AnnotationSession(QObject):
 
     def _set_document(self, path: Path | None, document: ImageDocument | None) -> None:
         if self._document is not None:
+            self._remember_active(self._current_path, self._document)
             self._document.undo_stack.indexChanged.disconnect(self._schedule_autosave)
         self._document = document
         self._current_path = path
         if document is not None:
             document.undo_stack.indexChanged.connect(self._schedule_autosave)
         self.document_changed.emit(document)
+
+    def _remember_active(self, path: Path | None, document: ImageDocument) -> None:
+        if path is None:
+            return
+        key = document.active_key
+        object_id = document.object(key).object_id if key is not None else None
+        if object_id is None:
+            # No active object, or one whose save failed: a kept document keeps its own key.
+            self._active_object_ids.pop(path, None)
+        else:
+            self._active_object_ids[path] = object_id
 
     # Saving
 

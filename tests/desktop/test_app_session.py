@@ -12,7 +12,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from textmask_core.store import ProjectStore
+from textmask_desktop.document import ObjectLayer
 from textmask_desktop.main_window import MainWindow
+from textmask_desktop.session import initial_active_key
 
 
 @pytest.fixture
@@ -255,3 +257,65 @@ def test_thumbnail_failure_is_stored(qtbot, window: MainWindow, folder: Path) ->
         record = store.image_by_path(folder / "c.jpg")
         assert record.status == "unreadable"
         assert "truncated" in record.error
+
+
+def test_returning_selects_first_editable(qtbot, window: MainWindow, folder: Path) -> None:
+    hidden = _add_square(window, "hidden")
+    locked = _add_square(window, "locked")
+    _add_square(window, "free")
+    document = window.session.document
+    document.set_visible(hidden, False)
+    document.set_locked(locked, True)
+    document.set_active(None)
+    window.go_next()
+    window.go_previous()
+
+    document = window.session.document
+    active = document.object(document.active_key)
+    assert active.label == "free"
+    assert window.objects_panel.selected_keys() == [document.active_key]
+    canvas = window.canvas
+    canvas.set_tool("brush")
+    canvas.set_brush_size(10)
+    canvas.tool.press(300.0, 400.0)
+    canvas.tool.release(300.0, 400.0)
+    assert active.mask[400, 300], "the brush paints on the selected object"
+
+
+def test_returning_restores_last_active(qtbot, window: MainWindow) -> None:
+    _add_square(window, "first")
+    second = _add_square(window, "second")
+    _add_square(window, "third")
+    window.session.document.set_active(second)
+    window.go_next()
+    window.go_previous()
+
+    document = window.session.document
+    assert document.object(document.active_key).label == "second"
+
+
+def test_no_objects_keeps_select_message(qtbot, window: MainWindow) -> None:
+    window.go_next()
+    assert window.session.document.active_key is None
+    messages = []
+    window.canvas.status_message.connect(messages.append)
+    window.canvas.set_tool("brush")
+    window.canvas.tool.press(10.0, 10.0)
+    window.canvas.tool.release(10.0, 10.0)
+    assert messages == ["Select an object to edit, or add one."]
+
+
+def test_initial_active_key_rules() -> None:
+    mask = np.zeros((2, 2), dtype=np.bool_)
+    layers = [
+        ObjectLayer(1, mask, "hidden", object_id=10, visible=False),
+        ObjectLayer(2, mask, "locked", object_id=11, locked=True),
+        ObjectLayer(3, mask, "first free", object_id=12),
+        ObjectLayer(4, mask, "second free", object_id=13),
+    ]
+    assert initial_active_key(layers) == 3
+    assert initial_active_key(layers, remembered_object_id=13) == 4
+    assert initial_active_key(layers, remembered_object_id=11) == 3  # locked now
+    assert initial_active_key(layers, remembered_object_id=99) == 3  # deleted since
+    assert initial_active_key(layers[:2]) is None
+    assert initial_active_key([]) is None
