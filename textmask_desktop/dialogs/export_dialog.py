@@ -23,6 +23,12 @@ from PySide6.QtWidgets import (
 from textmask_core.formats.project import ExportFormatName, ImageSelection
 from textmask_core.formats.records import ExportSummary
 from textmask_core.store import ProjectStore
+from textmask_desktop.dialogs.export_paths import (
+    default_output,
+    default_output_folder,
+    describe_write_failure,
+    export_folder_candidates,
+)
 from textmask_desktop.errors import ErrorChannel
 from textmask_desktop.workers import ExportWorker, WorkerPool
 
@@ -34,12 +40,6 @@ FORMATS: dict[ExportFormatName, str] = {
     "png": "PNG masks: one file per object, index maps and labels.txt",
 }
 SELECTIONS: dict[ImageSelection, str] = {"all": "All images", "done": "Done images only"}
-
-
-def default_output(image_folder: Path, export_format: ExportFormatName) -> Path:
-    if export_format == "png":
-        return image_folder / "textmask_masks"
-    return image_folder / "textmask_coco.json"
 
 
 class ExportDialog(QDialog):
@@ -55,6 +55,10 @@ class ExportDialog(QDialog):
         self._pool = WorkerPool(1, self)
         self.worker: ExportWorker | None = None
         self.summary: ExportSummary | None = None
+        self._chosen_output: Path | None = None
+        self.output_folder = default_output_folder(
+            export_folder_candidates(store.image_folder, store.path)
+        )
 
         self.format_box = QComboBox(self)
         for name, text in FORMATS.items():
@@ -64,12 +68,20 @@ class ExportDialog(QDialog):
         for name, text in SELECTIONS.items():
             self.selection_box.addItem(text, name)
         self.split_box = QCheckBox("One annotation per connected part", self)
-        self.output_edit = QLineEdit(str(default_output(store.image_folder, "coco-rle")), self)
+        self.output_edit = QLineEdit(str(self._default_output("coco-rle")), self)
         browse = QPushButton("Browse…", self)
         browse.clicked.connect(self._browse)
         output_row = QHBoxLayout()
         output_row.addWidget(self.output_edit, 1)
         output_row.addWidget(browse)
+        self.folder_note = QLabel(self)
+        self.folder_note.setWordWrap(True)
+        if self.output_folder.resolve() != store.image_folder.resolve():
+            self.folder_note.setText(
+                f"The image folder {store.image_folder} is read-only, so the export goes to "
+                f"{self.output_folder} unless you choose another path."
+            )
+        self.folder_note.setVisible(bool(self.folder_note.text()))
 
         self.progress_bar = QProgressBar(self)
         self.summary_label = QLabel(self)
@@ -87,6 +99,7 @@ class ExportDialog(QDialog):
         form.addRow("Images", self.selection_box)
         form.addRow("", self.split_box)
         form.addRow("Output", output_row)
+        form.addRow("", self.folder_note)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         for button in (self.export_button, self.cancel_button, close_button):
@@ -114,6 +127,7 @@ class ExportDialog(QDialog):
         if not self.output_edit.text().strip():
             self.summary_label.setText("Choose an output path first.")
             return None
+        self._chosen_output = output
         self.worker = ExportWorker(
             self._store,
             output,
@@ -152,14 +166,14 @@ class ExportDialog(QDialog):
         if chosen:
             self.output_edit.setText(chosen)
 
+    def _default_output(self, export_format: ExportFormatName) -> Path:
+        return default_output(self.output_folder, self._store.image_folder, export_format)
+
     def _on_format_changed(self) -> None:
         self.split_box.setEnabled(self.export_format != "png")
         current = Path(self.output_edit.text())
-        defaults = {default_output(self._store.image_folder, name) for name in FORMATS}
-        if current in defaults:
-            self.output_edit.setText(
-                str(default_output(self._store.image_folder, self.export_format))
-            )
+        if current in {self._default_output(name) for name in FORMATS}:
+            self.output_edit.setText(str(self._default_output(self.export_format)))
 
     def _on_progress(self, done: int, total: int, _message: str) -> None:
         self.progress_bar.setRange(0, max(total, 1))
@@ -170,7 +184,13 @@ class ExportDialog(QDialog):
         self.summary_label.setText(summary.describe() if summary else "Export cancelled.")
 
     def _on_error(self, error: BaseException) -> None:
-        message = self._channel.report("Export", error)
+        explained = None
+        if isinstance(error, OSError) and self._chosen_output is not None:
+            suggestion: Path | None = self.output_folder
+            if self.output_folder.resolve() == self._chosen_output.parent.resolve():
+                suggestion = None  # the default folder is the one that just failed
+            explained = describe_write_failure(self._chosen_output, error, suggestion)
+        message = self._channel.report("Export", error, explained)
         self.summary_label.setText(f"{message.text} {message.hint}")
 
     def _on_finished(self) -> None:
