@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -23,6 +24,17 @@ logger = logging.getLogger(__name__)
 
 LABEL_COLUMN, PROMPT_COLUMN, VISIBLE_COLUMN, LOCKED_COLUMN = range(4)
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+# Short headers keep the two check-box columns narrow; the tooltips give the full meaning.
+HEADERS = ("Label", "Prompt", "Show", "Lock")
+HEADER_TOOLTIPS = (
+    "The object's label; double-click to rename it",
+    "The prompt that made the mask",
+    "Visible: untick to hide the object",
+    "Locked: tick to protect the object from edits",
+)
+MIN_SECTION_WIDTH = 24  # pixels; about a check box
+# Styles give push buttons a minimum width of about 80 px; less lets the panel get narrower.
+MIN_BUTTON_WIDTH = 50
 
 
 class ObjectsPanel(QWidget):
@@ -38,11 +50,11 @@ class ObjectsPanel(QWidget):
         super().__init__(parent)
         self._document: ImageDocument | None = None
         self.tree = QTreeWidget(self)
-        self.tree.setHeaderLabels(["Label", "Prompt", "Visible", "Locked"])
+        self.tree.setHeaderLabels(list(HEADERS))
+        for column, tooltip in enumerate(HEADER_TOOLTIPS):
+            self.tree.headerItem().setToolTip(column, tooltip)
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(LABEL_COLUMN, 110)
-        self.tree.setColumnWidth(PROMPT_COLUMN, 90)
-        self.tree.setColumnWidth(VISIBLE_COLUMN, 55)
+        _fit_columns(self.tree.header())
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.itemSelectionChanged.connect(self._on_selection_changed)
         self.tree.itemChanged.connect(self._on_item_changed)
@@ -58,6 +70,7 @@ class ObjectsPanel(QWidget):
 
         buttons = QHBoxLayout()
         for button in (self.new_button, self.delete_button, self.merge_button):
+            button.setMinimumWidth(MIN_BUTTON_WIDTH)
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -163,6 +176,19 @@ class ObjectsPanel(QWidget):
         self.new_button.setEnabled(self._document is not None)
         self.delete_button.setEnabled(count >= 1)
         self.merge_button.setEnabled(count >= 2)
+
+
+def _fit_columns(header: QHeaderView) -> None:
+    """Share the width between label and prompt; the check-box columns take what they need.
+
+    So every column stays visible at any panel width without a horizontal scroll bar.
+    """
+    header.setStretchLastSection(False)
+    header.setMinimumSectionSize(MIN_SECTION_WIDTH)
+    header.setSectionResizeMode(LABEL_COLUMN, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(PROMPT_COLUMN, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(VISIBLE_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(LOCKED_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
 
 
 def _check(value: bool) -> Qt.CheckState:
