@@ -38,10 +38,16 @@ class FolderOpener(QObject):
         self._channel = channel
         self._pool = WorkerPool(1, self)
         self._worker: FolderScanWorker | None = None
+        self._subfolder_images = 0
 
     @property
     def is_scanning(self) -> bool:
         return self._worker is not None
+
+    @property
+    def subfolder_images(self) -> int:
+        """Images in subfolders of the folder, found by the last scan; the list omits them."""
+        return self._subfolder_images
 
     def show_records(self, records: list[ImageRecord]) -> list[ImageEntry]:
         """Show the stored images (files deleted since are found later) and return them."""
@@ -55,6 +61,7 @@ class FolderOpener(QObject):
 
     def start_scan(self, folder: Path) -> FolderScanWorker:
         self.shutdown()
+        self._set_subfolder_images(0)
         worker = FolderScanWorker(self._session.require_store(), folder)
         worker.signals.item.connect(lambda paths: self._on_paths(worker, paths))
         worker.signals.result.connect(lambda scan: self._on_scan(worker, scan))
@@ -79,6 +86,7 @@ class FolderOpener(QObject):
     def _on_scan(self, worker: FolderScanWorker, scan: FolderScan | None) -> None:
         if worker is not self._worker or scan is None:
             return
+        self._set_subfolder_images(scan.subfolder_images)
         store = self._session.require_store()
         on_disk = set(scan.paths)
         entries = [
@@ -91,6 +99,10 @@ class FolderOpener(QObject):
             self._image_list.set_entries(entries)
             if self._session.current_path is not None:
                 self._image_list.select_path(self._session.current_path)
+
+    def _set_subfolder_images(self, count: int) -> None:
+        self._subfolder_images = count
+        self._image_list.set_unlisted_count(count)
 
     def _on_error(self, worker: FolderScanWorker, error: BaseException) -> None:
         if worker is self._worker:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLa
 from textmask_core.errors import ImageReadError
 from textmask_core.imageio import load_thumbnail
 from textmask_core.store.records import IMAGE_STATUSES, ImageStatus
+from textmask_desktop.counting import count_noun
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ STATUS_COLOURS: dict[ImageStatus, str] = {
     "unreadable": "#e53935",
 }
 NOT_DONE_FILTER = "not done"
+UNSAVED_COLOUR = "#e53935"
+UNSAVED_TEXT = "unsaved edits"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class ImageListModel(QAbstractListModel):
         self._entries: list[ImageEntry] = []
         self._rows: dict[Path, int] = {}
         self._thumbnails: OrderedDict[Path, QIcon] = OrderedDict()
+        self._unsaved: frozenset[Path] = frozenset()
         self._placeholders = {status: _status_icon(status) for status in IMAGE_STATUSES}
         self.loader = ThumbnailLoader(parent=self)
         self.loader.loaded.connect(self._on_thumbnail_loaded)
@@ -183,6 +188,19 @@ class ImageListModel(QAbstractListModel):
         self.dataChanged.emit(index, index)
         self.status_changed.emit(path, status)
 
+    def set_unsaved(self, paths: Iterable[Path]) -> None:
+        """Mark the images whose edits are kept in memory because saving them failed."""
+        unsaved = frozenset(paths)
+        changed, self._unsaved = unsaved ^ self._unsaved, unsaved
+        for path in changed:
+            row = self._rows.get(path)
+            if row is not None:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
+
+    def unsaved_count(self) -> int:
+        return sum(1 for path in self._unsaved if path in self._rows)
+
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._entries)
 
@@ -190,12 +208,16 @@ class ImageListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._entries):
             return None
         entry = self._entries[index.row()]
+        unsaved = entry.path in self._unsaved
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{entry.path.name}\n{entry.status}"
+            state = f"{entry.status}, {UNSAVED_TEXT}" if unsaved else entry.status
+            return f"{entry.path.name}\n{state}"
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(entry)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(entry)
+            return _tooltip(entry, unsaved)
+        if role == Qt.ItemDataRole.ForegroundRole and unsaved:
+            return QColor(UNSAVED_COLOUR)
         if role == STATUS_ROLE:
             return entry.status
         if role == PATH_ROLE:
@@ -229,10 +251,16 @@ class ImageListModel(QAbstractListModel):
         self.unreadable_found.emit(path, reason)
 
 
-def _tooltip(entry: ImageEntry) -> str:
+def _tooltip(entry: ImageEntry, unsaved: bool) -> str:
     if entry.status == "unreadable":
         return f"{entry.path}\nUnreadable: {entry.reason}"
-    return f"{entry.path}\nStatus: {entry.status}"
+    text = f"{entry.path}\nStatus: {entry.status}"
+    if unsaved:
+        text += (
+            "\nUnsaved edits: saving them failed, so they are kept in memory and saved again "
+            "each time you change image."
+        )
+    return text
 
 
 def _status_icon(status: ImageStatus) -> QIcon:
@@ -294,6 +322,8 @@ class ImageListPanel(QWidget):
         self.filter_box.addItems(list(FILTERS))
         self.filter_box.currentTextChanged.connect(self._on_filter_changed)
         self.count_label = QLabel(self)
+        self.count_label.setWordWrap(True)  # the line may grow longer than the dock is wide
+        self._unlisted = 0
 
         self.view = QListView(self)
         self.view.setModel(self.proxy)
@@ -319,6 +349,16 @@ class ImageListPanel(QWidget):
 
     def set_entries(self, entries: list[ImageEntry]) -> None:
         self.model.set_entries(entries)
+
+    def set_unsaved(self, paths: Iterable[Path]) -> None:
+        """Mark the images whose edits failed to save, in their rows and in the count line."""
+        self.model.set_unsaved(paths)
+        self._update_count()
+
+    def set_unlisted_count(self, count: int) -> None:
+        """Say under the list that `count` images in subfolders are not listed."""
+        self._unlisted = count
+        self._update_count()
 
     def select_path(self, path: Path) -> None:
         """Highlight `path` without emitting image_clicked."""
@@ -357,7 +397,13 @@ class ImageListPanel(QWidget):
 
     def _update_count(self) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count_label.setText(f"{shown} of {total} images")
+        parts = [f"{shown} of {count_noun(total, 'image')}"]
+        unsaved = self.model.unsaved_count()
+        if unsaved:
+            parts.append(f"{unsaved} with {UNSAVED_TEXT}")
+        if self._unlisted:
+            parts.append(f"{self._unlisted} more in subfolders, not listed")
+        self.count_label.setText("\n".join(parts))
 
 
 def step_path(paths: list[Path], current: Path | None, step: int) -> Path | None:

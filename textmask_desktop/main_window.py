@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QUndoGroup
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
@@ -19,30 +19,44 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from textmask_core.model import DEFAULT_MODEL, PRESETS, list_models
+from textmask_core.model import DEFAULT_MODEL, list_models, resolve_model
 from textmask_desktop.canvas.view import MaskCanvas
+from textmask_desktop.counting import count_noun
 from textmask_desktop.dialogs.batch_dialog import BatchDialog
 from textmask_desktop.dialogs.error_dialog import ErrorPresenter
 from textmask_desktop.dialogs.export_dialog import ExportDialog
 from textmask_desktop.dialogs.settings_dialog import SettingsDialog
 from textmask_desktop.dialogs.shortcuts_dialog import ShortcutsDialog, shortcut_rows
+from textmask_desktop.dock_sizing import fit_side_docks
 from textmask_desktop.document import ImageDocument
 from textmask_desktop.errors import ErrorChannel
 from textmask_desktop.finetune_panel import FineTuneDialog
 from textmask_desktop.folder_opener import FolderOpener
 from textmask_desktop.image_list import ImageEntry, ImageListPanel, next_not_done, step_path
 from textmask_desktop.menus import build_actions
+from textmask_desktop.model_menu import (
+    UNTRAINED_HINT,
+    UNTRAINED_WARNING,
+    describe_model,
+    fill_model_menu,
+    is_trained,
+    model_menu_items,
+    short_model_name,
+)
 from textmask_desktop.objects_panel import ObjectsPanel
 from textmask_desktop.prediction_controller import PredictionController
 from textmask_desktop.prompt_panel import PromptPanel
 from textmask_desktop.session import AnnotationSession, LeaveReason
 from textmask_desktop.settings import AppSettings
+from textmask_desktop.status_widgets import StatusWidgets
 from textmask_desktop.workers import PredictionOutcome
 
 logger = logging.getLogger(__name__)
 
 PREVIEW_COLOUR = "#ffd600"
 STATUS_TIMEOUT_MS = 6000
+IMAGE_LIST_WIDTH = 200  # pixels, at the start; the user may drag the panels wider
+ANNOTATE_WIDTH = 300
 
 
 class MainWindow(QMainWindow):
@@ -70,8 +84,8 @@ class MainWindow(QMainWindow):
         self.center = QStackedWidget(self)
         self.prompt_panel = PromptPanel(settings.threshold, self)
         self.objects_panel = ObjectsPanel(self)
-        self.model_label = QLabel("No model", self)
-        self.unsaved_label = QLabel(self)
+        self.status_widgets = StatusWidgets(self.statusBar())
+        self.docks: list[QDockWidget] = []
         self.window_actions = build_actions(self, self.undo_group, self.canvas)
         self._build_layout()
         self._connect()
@@ -91,8 +105,7 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(QLabel("Objects", side))
         side_layout.addWidget(self.objects_panel, 1)
         self._add_dock("Annotate", side, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.statusBar().addPermanentWidget(self.unsaved_label)
-        self.statusBar().addPermanentWidget(self.model_label)
+        self.resizeDocks(self.docks, [IMAGE_LIST_WIDTH, ANNOTATE_WIDTH], Qt.Orientation.Horizontal)
         self.resize(1280, 800)
 
     def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
@@ -101,6 +114,16 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(area, dock)
+        self.docks.append(dock)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.isVisible():
+            fit_side_docks(self, self.docks)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_side_docks(self, self.docks)  # a restored or resized window may start narrow
 
     def _connect(self) -> None:
         session, actions = self.session, self.window_actions
@@ -121,9 +144,9 @@ class MainWindow(QMainWindow):
         self.predictions.busy_changed.connect(self.prompt_panel.set_busy)
         self.predictions.prediction_ready.connect(self._show_prediction)
         self.predictions.prediction_failed.connect(lambda _: self.prompt_panel.clear_prediction())
-        self.predictions.model_loading.connect(lambda name: self._show_model(name, "loading…"))
+        self.predictions.model_loading.connect(self._on_model_loading)
         self.predictions.model_ready.connect(self._on_model_ready)
-        self.predictions.model_failed.connect(lambda name: self._show_model(name, "failed"))
+        self.predictions.model_failed.connect(self._on_model_failed)
 
         actions.open_folder.triggered.connect(self.choose_folder)
         actions.export.triggered.connect(self.show_export_dialog)
@@ -182,7 +205,9 @@ class MainWindow(QMainWindow):
         self.settings.add_recent_folder(folder)
         self._fill_recent_menu()
         self._update_title()
-        self.show_message(f"Project database: {self.session.require_store().path}")
+        store_path = self.session.require_store().path
+        self.status_widgets.show_database(store_path, self.folder)
+        self.show_message(f"Project database: {store_path}")
         if entries:
             self.open_image(entries[0].path, "list")
         return True
@@ -195,7 +220,16 @@ class MainWindow(QMainWindow):
 
     def _on_scan_finished(self) -> None:
         entries = self.image_list.model.entries()
-        self.show_message(f"{len(entries)} images in {self.folder}")
+        folder_name = self.folder.name if self.folder is not None else ""
+        message = f"{count_noun(len(entries), 'image')} in {folder_name}."
+        hidden = self.folder_opener.subfolder_images
+        if hidden:
+            verb = "is" if hidden == 1 else "are"
+            message += (
+                f" {count_noun(hidden, 'image')} in subfolders {verb} not shown: "
+                "open a subfolder to label them."
+            )
+        self.show_message(message)
         if self.session.current_path is None and self.session.document is None and entries:
             self.open_image(entries[0].path, "list")
 
@@ -204,31 +238,45 @@ class MainWindow(QMainWindow):
         self.session.save_or_keep("model-switch")
         self.predictions.load_model(name, self.settings.device)
 
+    def _on_model_loading(self, name: str) -> None:
+        self.status_widgets.show_model(f"{short_model_name(name)} (loading…)", name)
+
     def _on_model_ready(self, name: str) -> None:
         self.settings.last_model = name
-        self._show_model(name, "ready")
+        self._show_loaded_model()
         self._fill_model_menu()
 
-    def _show_model(self, name: str, state: str) -> None:
-        self.model_label.setText(f"Model: {name} ({state})")
+    def _on_model_failed(self, name: str) -> None:
+        if self.predictions.handle is None:
+            self.status_widgets.show_model(f"none ({short_model_name(name)} failed to load)")
+            return
+        self._show_loaded_model()
+        still = self.predictions.handle.entry.name
+        self.show_message(f"Loading {short_model_name(name)} failed; still using {still}.")
+
+    def _show_loaded_model(self) -> None:
+        """Name the loaded model in the status bar, and warn everywhere when it is untrained."""
+        handle = self.predictions.handle
+        if handle is None:
+            return
+        entry = handle.entry
+        untrained = not is_trained(entry)
+        tooltip = UNTRAINED_HINT if untrained else str(entry.path)
+        self.status_widgets.show_model(describe_model(entry), tooltip, untrained=untrained)
+        self.prompt_panel.set_model_warning(UNTRAINED_WARNING if untrained else "", UNTRAINED_HINT)
 
     def _fill_model_menu(self) -> None:
-        menu, group = self.window_actions.model_menu, self.window_actions.model_group
-        menu.clear()
-        for action in group.actions():
-            group.removeAction(action)
-        current = self.predictions.model_name or self.settings.last_model
-        names = [(entry.name, entry.source) for entry in list_models()]
-        if current and current not in [name for name, _ in names]:
-            names.append((current, "preset" if current in PRESETS else "folder"))
-        for name, source in names:
-            action = menu.addAction(name if source == "shipped" else f"{name} ({source})")
-            action.setCheckable(True)
-            action.setChecked(name == current)
-            action.triggered.connect(lambda _checked=False, name=name: self.switch_model(name))
-            group.addAction(action)
-        menu.addSeparator()
-        menu.addAction(self.window_actions.fine_tune)
+        handle = self.predictions.handle
+        items = model_menu_items(
+            list_models(),
+            resolve_model(DEFAULT_MODEL),
+            handle.entry if handle is not None else None,
+            handle.name if handle is not None else None,
+        )
+        actions = self.window_actions
+        fill_model_menu(actions.model_menu, actions.model_group, items, self.switch_model)
+        actions.model_menu.addSeparator()
+        actions.model_menu.addAction(actions.fine_tune)
 
     def _fill_recent_menu(self) -> None:
         menu = self.window_actions.recent_menu
@@ -390,6 +438,7 @@ class MainWindow(QMainWindow):
             self.show_message("Open a folder with corrected masks first.")
             return None
         dialog = FineTuneDialog(self, self.session, self.predictions, self.settings, self.channel)
+        dialog.finished.connect(lambda _result: self._fill_model_menu())  # list new models
         dialog.open()
         return dialog
 
@@ -399,7 +448,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, STATUS_TIMEOUT_MS)
 
     def _show_unsaved_count(self, count: int) -> None:
-        self.unsaved_label.setText(f"{count} image(s) with unsaved edits" if count else "")
+        self.status_widgets.show_unsaved(count)
+        self.image_list.set_unsaved(self.session.failed_save_paths)
         self.setWindowModified(count > 0)
 
     def _on_brush_size_changed(self, size: int) -> None:
@@ -415,7 +465,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.warning(
             self,
             "Unsaved edits",
-            f"Saving failed, so the edits to {count} image(s) are only in memory.\n"
+            f"Saving failed, so the edits to {count_noun(count, 'image')} are only in memory.\n"
             f"If you {action} now, they are lost. Fix the cause first (see the earlier "
             "message), or continue and lose them.",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,

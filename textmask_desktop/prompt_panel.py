@@ -21,6 +21,9 @@ from PySide6.QtWidgets import (
 logger = logging.getLogger(__name__)
 
 SLIDER_STEPS = 100  # the threshold slider moves in steps of 0.01
+WARNING_STYLE = "color: #c62828"  # not bold, so the warning fits one line at 300 px
+# Styles give push buttons a minimum width of about 80 px; less lets the panel get narrower.
+MIN_BUTTON_WIDTH = 50
 
 
 class PromptPanel(QWidget):
@@ -38,6 +41,10 @@ class PromptPanel(QWidget):
 
     def __init__(self, threshold: float = 0.5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.model_warning = QLabel(self)
+        self.model_warning.setStyleSheet(WARNING_STYLE)
+        self.model_warning.setWordWrap(True)  # one line in a normal panel, more when narrow
+        self.model_warning.hide()
         self.prompt_edit = QLineEdit(self)
         self.prompt_edit.setPlaceholderText('What to mask, e.g. "car" or "the dog on the left"')
         self.prompt_edit.setClearButtonEnabled(True)
@@ -90,7 +97,11 @@ class PromptPanel(QWidget):
         form = QFormLayout()
         form.addRow("Threshold", threshold_row)
         form.addRow("Label", self.label_edit)
+        for button in (self.predict_button, self.accept_button, self.discard_button):
+            button.setMinimumWidth(MIN_BUTTON_WIDTH)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)  # the panel sits in the Annotate panel's margins
+        layout.addWidget(self.model_warning)
         layout.addLayout(prompt_row)
         layout.addWidget(self.busy_bar)
         layout.addWidget(self.presence_label)
@@ -103,6 +114,12 @@ class PromptPanel(QWidget):
 
     def set_threshold(self, value: float) -> None:
         self.threshold_slider.setValue(round(value * SLIDER_STEPS))
+
+    def set_model_warning(self, text: str, tooltip: str = "") -> None:
+        """Show `text` above the prompt as a warning about the model; "" hides it."""
+        self.model_warning.setText(text)
+        self.model_warning.setToolTip(tooltip)
+        self.model_warning.setVisible(bool(text))
 
     def set_label_names(self, names: list[str]) -> None:
         """Set the completion list of the label box (the project's labels)."""

@@ -152,6 +152,11 @@ class AnnotationSession(QObject):
     def has_unsaved(self) -> bool:
         return bool(self.unsaved_paths)
 
+    @property
+    def failed_save_paths(self) -> list[Path]:
+        """Images whose last save failed; their edits are kept in memory until a save works."""
+        return list(self._unsaved)
+
     def require_store(self) -> ProjectStore:
         if self._store is None:
             raise RuntimeError("No project is open: open a folder first.")

@@ -21,7 +21,7 @@ from textmask_core.errors import ImageReadError
 from textmask_core.formats.project import ExportFormatName, ImageSelection, export_project
 from textmask_core.formats.records import ExportSummary
 from textmask_core.imageio import LoadedImage, list_images, load_image
-from textmask_core.model import load_model
+from textmask_core.model import ModelEntry, load_model, resolve_model
 from textmask_core.predictor import Prediction, Predictor
 from textmask_core.store import ImageRecord, ProjectStore
 
@@ -126,8 +126,9 @@ class WorkerPool(QObject):
 class ModelHandle:
     """A loaded model's predictor and the lock that keeps two threads from using it at once."""
 
-    name: str
+    name: str  # the name or checkpoint path the model was requested by
     predictor: Predictor
+    entry: ModelEntry  # what the catalog resolved `name` to; a preset when untrained
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def predict(self, image: LoadedImage, prompt: str) -> Prediction:
@@ -148,8 +149,10 @@ class ModelLoadWorker(Worker):
 
     def work(self) -> ModelHandle:
         self.report_progress(0, 1, f"Loading model {self.model_name}")
-        model, _info = load_model(self.model_name)
-        handle = ModelHandle(self.model_name, Predictor(model, self.device))
+        entry = resolve_model(self.model_name)
+        # Load what was resolved, so a missing shipped default is resolved (and logged) once.
+        model, _info = load_model(entry.path if entry.path is not None else entry.name)
+        handle = ModelHandle(self.model_name, Predictor(model, self.device), entry)
         self.report_progress(1, 1, f"Model {self.model_name} is ready")
         return handle
 
@@ -264,6 +267,7 @@ class FolderScan:
 
     paths: tuple[Path, ...]
     records: tuple[ImageRecord, ...]
+    subfolder_images: int = 0  # images in subfolders, which the project does not list
 
 
 class FolderScanWorker(Worker):
@@ -286,7 +290,21 @@ class FolderScanWorker(Worker):
         self.check_cancelled()
         added = self.store.sync_images(paths)
         logger.info("Scanned %s: %d images, %d new", self.folder, len(paths), added)
-        return FolderScan(paths, tuple(self.store.list_images()))
+        records = tuple(self.store.list_images())
+        self.check_cancelled()
+        subfolder_images = count_subfolder_images(self.folder)
+        if subfolder_images:
+            logger.info("%s has %d images in subfolders, not listed", self.folder, subfolder_images)
+        return FolderScan(paths, records, subfolder_images)
+
+
+def count_subfolder_images(folder: Path) -> int:
+    """Return how many images lie in subfolders of `folder`, hidden folders excepted.
+
+    NOTE: this walks the whole tree below `folder`, so a huge tree delays the end of the scan;
+    the images directly in `folder` are listed before this starts.
+    """
+    return sum(1 for path in list_images(folder, recursive=True) if path.parent != folder)
 
 
 class ExportWorker(Worker):

@@ -15,12 +15,14 @@ import torch
 from app_support import make_folder, make_window
 from pycocotools.coco import COCO
 
+from textmask_core.store import fallback_store_path
 from textmask_desktop.dialogs.export_paths import (
     default_output,
     default_output_folder,
     describe_write_failure,
 )
 from textmask_desktop.main_window import MainWindow
+from textmask_desktop.status_widgets import display_path
 
 
 @pytest.fixture
@@ -69,6 +71,30 @@ def _run_export(qtbot, dialog) -> None:  # noqa: ANN001 - an ExportDialog
     assert worker is not None
     with qtbot.waitSignal(worker.signals.finished, timeout=30_000):
         pass
+
+
+def test_moved_database_stays_in_status_bar(
+    qtbot, window: MainWindow, read_only_folder: Path
+) -> None:
+    store_path = window.session.require_store().path
+    assert store_path == fallback_store_path(read_only_folder)
+
+    label = window.status_widgets.database_label
+    assert not label.isHidden()
+    assert label.text().startswith("Database: ")
+    assert str(store_path) in label.toolTip()
+    assert "read-only" in label.toolTip()
+    qtbot.wait(100)
+    window.go_next()
+    assert not label.isHidden(), "the label must outlast the temporary messages"
+
+
+def test_database_label_hidden_for_writable_folder(qtbot, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_folder(make_folder(tmp_path / "writable"))
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
+    assert window.status_widgets.database_label.isHidden()
+    window.close()
 
 
 def test_export_suggests_writable_folder(
@@ -142,3 +168,9 @@ def test_write_failure_hides_temporary_file(tmp_path: Path) -> None:
     read_only = OSError(errno.EROFS, "Read-only file system", str(temporary))
     assert "read-only file system" in describe_write_failure(chosen, read_only, None).text
     assert describe_write_failure(chosen, OSError(errno.EIO, "I/O error"), None) is None
+
+
+def test_display_path_uses_tilde(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert display_path(home / ".local" / "x.sqlite", home) == "~/.local/x.sqlite"
+    assert display_path(Path("/srv/x.sqlite"), home) == "/srv/x.sqlite"

@@ -109,6 +109,15 @@ def test_fine_tune_tiny_and_switch(qtbot, window: MainWindow) -> None:
     assert ready.args == [str(outcome.checkpoint)]
     dialog.reject()
 
+    # The new model is in the user folder: the menu lists it once, by name, and checks it.
+    name = outcome.checkpoint.name
+    texts = [action.text() for action in window.window_actions.model_group.actions()]
+    assert texts.count(f"{name} (fine-tuned)") == 1
+    assert not any(str(outcome.checkpoint) in text for text in texts)
+    checked = [a.text() for a in window.window_actions.model_group.actions() if a.isChecked()]
+    assert checked == [f"{name} (fine-tuned)"]
+    assert window.status_widgets.model_label.text() == f"Model: {name}"
+
 
 def test_closing_window_cancels_training(qtbot, window: MainWindow) -> None:
     _correct_every_image(window)

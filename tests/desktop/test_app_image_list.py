@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app_support import make_folder
+from app_support import GOOD_IMAGE, SECOND_IMAGE, make_folder, make_window
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 
@@ -79,3 +79,46 @@ def test_click_emits_path(qtbot, tmp_path: Path) -> None:
         qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert blocker.args == [folder / "b.jpg"]
     panel.model.loader.wait(10_000)
+
+
+def test_subfolder_images_are_reported(qtbot, tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "images", (GOOD_IMAGE, SECOND_IMAGE))
+    make_folder(folder / "day2", (GOOD_IMAGE, SECOND_IMAGE, GOOD_IMAGE))
+    make_folder(folder / ".thumbnails", (GOOD_IMAGE,))  # hidden folders are not counted
+    window = make_window(qtbot, tmp_path)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
+
+    assert [entry.path.name for entry in window.image_list.model.entries()] == ["a.jpg", "b.jpg"]
+    assert window.folder_opener.subfolder_images == 3
+    assert window.statusBar().currentMessage() == (
+        "2 images in images. 3 images in subfolders are not shown: open a subfolder to label them."
+    )
+    assert window.image_list.count_label.text() == (
+        "2 of 2 images\n3 more in subfolders, not listed"
+    )
+    window.close()
+
+
+def test_one_subfolder_image_is_singular(qtbot, tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "images", (GOOD_IMAGE,))
+    make_folder(folder / "more", (SECOND_IMAGE,))
+    window = make_window(qtbot, tmp_path)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
+
+    message = window.statusBar().currentMessage()
+    assert message.startswith("1 image in images. ")
+    assert "1 image in subfolders is not shown" in message
+    window.close()
+
+
+def test_flat_folder_has_no_subfolder_note(qtbot, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_folder(make_folder(tmp_path / "images", (GOOD_IMAGE, SECOND_IMAGE)))
+    qtbot.waitUntil(lambda: not window.folder_opener.is_scanning)
+
+    assert window.folder_opener.subfolder_images == 0
+    assert "subfolder" not in window.statusBar().currentMessage()
+    assert window.image_list.count_label.text() == "2 of 2 images"
+    window.close()

@@ -166,7 +166,7 @@ def test_model_menu_lists_models(qtbot, tmp_path: Path) -> None:
     texts = [action.text() for action in window.window_actions.model_menu.actions()]
     assert any(text.startswith("tiny") for text in texts)
     checked = [a.text() for a in window.window_actions.model_group.actions() if a.isChecked()]
-    assert checked == ["tiny (preset)"]
+    assert checked == ["tiny (untrained)"]
     assert window.settings.last_model == "tiny"
     window.close()
 

@@ -305,6 +305,28 @@ def test_no_objects_keeps_select_message(qtbot, window: MainWindow) -> None:
     assert messages == ["Select an object to edit, or add one."]
 
 
+def test_failed_save_marks_list_row(qtbot, window: MainWindow, folder: Path) -> None:
+    model = window.image_list.model
+    _add_square(window)
+    _block_writes(window)
+    window.go_next()
+
+    first = model.index(0)
+    assert model.data(first, Qt.ItemDataRole.DisplayRole) == "a.jpg\nnew, unsaved edits"
+    assert "Unsaved edits" in model.data(first, Qt.ItemDataRole.ToolTipRole)
+    assert model.data(first, Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.data(model.index(1), Qt.ItemDataRole.DisplayRole) == "b.jpg\nnew"
+    assert window.image_list.count_label.text() == "3 of 3 images\n1 with unsaved edits"
+    assert window.status_widgets.unsaved_label.text() == "1 image with unsaved edits"
+
+    _allow_writes(window)
+    window.go_next()
+    assert model.data(first, Qt.ItemDataRole.DisplayRole) == "a.jpg\nedited"
+    assert model.data(first, Qt.ItemDataRole.ForegroundRole) is None
+    assert "unsaved" not in window.image_list.count_label.text()
+    assert window.status_widgets.unsaved_label.text() == ""
+
+
 def test_initial_active_key_rules() -> None:
     mask = np.zeros((2, 2), dtype=np.bool_)
     layers = [
