@@ -132,3 +132,13 @@ def test_preset_name_builds_untrained_model(user_dirs):
     model, info = load_model("tiny")
     assert info.preset == "tiny"
     assert model.config == tiny_config()
+
+
+def test_checkpoint_files_follow_umask(saved_tiny):
+    import os
+
+    _, folder = saved_tiny
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "model.safetensors"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o666 & ~umask

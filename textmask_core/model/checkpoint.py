@@ -92,6 +92,11 @@ def _write_atomically(target: Path, write) -> None:
     os.close(descriptor)
     try:
         write(Path(temporary))
+        # mkstemp (and safetensors) create files readable by their owner only; give the
+        # file the mode any new file gets under the user's umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
