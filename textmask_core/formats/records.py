@@ -67,9 +67,10 @@ class ExportSummary:
                 f"Skipped {_count(skipped_count, 'object')} ({_reasons(self.skipped)})."
             )
         if self.rle_fallbacks:
+            verb = "was" if self.rle_fallbacks == 1 else "were"
             sentences.append(
                 f"{_count(self.rle_fallbacks, 'object')} could not be written as polygons "
-                f"({_reasons(self.rle_fallback_reasons)}) and were written as RLE masks."
+                f"({_reasons(self.rle_fallback_reasons)}) and {verb} written as RLE masks."
             )
         return " ".join(sentences)
 
