@@ -116,8 +116,6 @@ def test_wheel_has_desktop_files(wheel):
 
 
 def test_wheel_has_default_model(wheel):
-    if not (RESOURCES / "models" / "default").is_dir():
-        pytest.skip("resources/models/default is not in the repository yet")
     names = set(wheel.namelist())
     assert "textmask_resources/models/default/config.json" in names
     assert "textmask_resources/models/default/model.safetensors" in names
