@@ -18,7 +18,7 @@ import platform
 import shlex
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +154,7 @@ def main() -> None:
     print("## Brush strokes\n")
     print(f"- Machine: {machine}")
     print(f"- Command: `{command}`")
-    print(f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, PySide6 {PySide6.__version__}")
+    print(f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, PySide6 {PySide6.__version__}")
     print(
         f"- Image {args.width}×{args.height}, brush {args.brush_size} px, zoom {args.zoom}, "
         f"view {args.view}, {args.strokes} strokes × {args.segments} segments of "

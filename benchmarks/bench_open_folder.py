@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +108,7 @@ def print_report(
     second: tuple[float, float, float],
 ) -> None:
     command = "QT_QPA_PLATFORM=offscreen .venv/bin/python " + shlex.join(sys.argv)
-    print(f"### {datetime.now(timezone.utc):%Y-%m-%d}, {options.count:,} images")
+    print(f"### {datetime.now(UTC):%Y-%m-%d}, {options.count:,} images")
     print()
     print(f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"- command: `{command}`")

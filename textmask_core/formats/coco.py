@@ -20,7 +20,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -231,5 +231,5 @@ def _info() -> dict[str, Any]:
     return {
         "description": "Exported by TextMask",
         "version": __version__,
-        "date_created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -64,7 +64,7 @@ def save_checkpoint(
         "model": model.config.to_dict(),
         "stored_prefixes": list(model.stored_prefixes()),
         "metadata": {
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "code_version": textmask_core.__version__,
             **(metadata or {}),
         },

@@ -320,7 +320,7 @@ class _Loop:
                 "metrics_before": counters.metrics_before,
                 "metrics_after": metrics,
                 "step": counters.step,
-                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "command": config.command,
                 "config": config.to_dict(),
             }
