@@ -30,7 +30,7 @@ WEIGHTS_FILE = "model.safetensors"
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """What a checkpoint folder says about itself besides its weights."""
+    """The description a checkpoint folder stores beside its weights."""
 
     path: Path
     preset: str

@@ -23,7 +23,7 @@ class MaskOutput:
 def _refine_block(width: int, spatial: bool) -> nn.Sequential:
     """A depthwise-separable 3x3 block, or a 1x1 block when ``spatial`` is False.
 
-    Separable convolutions cost about a ninth of full ones; the decoder runs once per prompt,
+    Separable convolutions cost about a ninth of full ones. The decoder runs once per prompt,
     so this decides how fast training and re-prompting are on a CPU.
     """
     groups = 8 if width % 8 == 0 else 1

@@ -25,7 +25,7 @@ _TINY_BERT = {
 
 
 def tiny_config() -> ModelConfig:
-    """The real classes at toy widths with random weights, for tests: builds in well under 1 s."""
+    """Build the config of the real classes at toy widths with random weights, for tests."""
     return ModelConfig(
         image_encoder=ImageEncoderConfig(
             kind="resnet",
@@ -57,7 +57,7 @@ def resnet50_bert_config(
     resnet_weights: str = "~/.cache/textmask/resnet50.safetensors",
     text_weights: str = "bert-base-uncased",
 ) -> ModelConfig:
-    """The original design: torchvision ResNet-50 and a BERT-family text encoder.
+    """Build the config of the original design: torchvision ResNet-50 and a BERT text encoder.
 
     ``resnet_weights`` is a safetensors file of torchvision's ResNet-50 state dict;
     ``text_weights`` is a local folder or a Hugging Face id present in the local cache.

@@ -2,7 +2,7 @@
 
 Usage: python -m textmask_training.recipes.default_model DATASETS_FOLDER OUT_FOLDER
 
-DATASETS_FOLDER holds default-train/ and default-val/ (manifest.csv and instances.csv).
+DATASETS_FOLDER contains default-train/ and default-val/ (manifest.csv and instances.csv).
 OUT_FOLDER receives manifests with absolute paths:
 - train.csv: every training row, rare classes repeated (each repeat with another phrasing),
   phrasing variants, and referring rows from the per-instance masks;

@@ -1,4 +1,4 @@
-"""Measure the presence threshold: IoU on present rows against empty answers on absent rows.
+"""Measure the presence threshold: IoU on present rows against empty masks on absent rows.
 
 Usage: python -m textmask_training.recipes.presence_sweep MODEL MANIFEST [--limit N]
 

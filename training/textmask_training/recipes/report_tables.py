@@ -2,7 +2,7 @@
 
 Usage: python -m textmask_training.recipes.report_tables RESULTS_FOLDER
 
-RESULTS_FOLDER holds val.json, val_referring.json, val_referring_bare.json, val_synonyms.json
+RESULTS_FOLDER contains val.json, val_referring.json, val_referring_bare.json, val_synonyms.json
 and val_synonyms_bare.json, as written by ``textmask eval --json`` on the manifests that
 ``textmask_training.recipes.default_model`` builds.
 """
