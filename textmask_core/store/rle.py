@@ -12,7 +12,7 @@ import numpy as np
 import pycocotools.mask as coco_mask
 from numpy.typing import NDArray
 
-from textmask_core.errors import MaskFormatError
+from textmask_core.masks import decode_rle
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,11 @@ class EncodedMask:
         return {"size": [self.height, self.width], "counts": self.counts.decode("ascii")}
 
     def decode(self) -> NDArray[np.bool_]:
-        """Decode to a boolean H×W array (C order)."""
-        rle = {"size": [self.height, self.width], "counts": self.counts}
-        try:
-            pixels = coco_mask.decode(rle)
-        except (TypeError, ValueError) as exc:
-            raise MaskFormatError(
-                f"Stored RLE of size {self.height}x{self.width} cannot be decoded: {exc}"
-            ) from exc
-        return np.ascontiguousarray(pixels, dtype=bool)
+        """Decode to a boolean H×W array (C order).
+
+        Raises MaskFormatError when the stored counts are malformed or do not cover the size.
+        """
+        return decode_rle({"size": [self.height, self.width], "counts": self.counts})
 
 
 def encode_mask(mask: NDArray[np.bool_]) -> EncodedMask:
