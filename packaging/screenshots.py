@@ -3,7 +3,7 @@
 Usage: QT_QPA_PLATFORM=offscreen python packaging/screenshots.py PHOTO PROMPT OUT.png
     [--model NAME] [--size 1400x860]
 
-The photo is copied into a temporary folder, which the window opens as a project; settings and
+The photo is copied into a temporary folder, which the window opens as a project. Settings and
 the project database live in that temporary folder too, so nothing of the user's is touched.
 """
 

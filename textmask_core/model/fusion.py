@@ -73,7 +73,7 @@ class FusedFeatures:
     """Fusion output, finest level first.
 
     ``maps[i]`` is (P, dim, h, w) when ``per_prompt[i]`` is True, else (B, dim, h, w) for the
-    B images; ``image_index`` (P,) gives each prompt's image row.
+    B images. ``image_index`` (P,) gives each prompt's image row.
     """
 
     maps: list[torch.Tensor]
@@ -88,7 +88,7 @@ class Fusion(nn.Module):
     ``TextFeatures`` (P prompts) and ``image_index`` (P,), the image row of each prompt.
     The projection runs once per image. Levels in ``conditioned_strides`` are then repeated per
     prompt, attend to the text (``attention_strides``) and are scaled and shifted by the
-    sentence feature; the other levels stay per image, which keeps the fine levels cheap.
+    sentence feature. The other levels stay per image, which keeps the fine levels cheap.
     """
 
     def __init__(

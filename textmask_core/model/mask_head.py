@@ -21,7 +21,7 @@ class MaskOutput:
 
 
 def _refine_block(width: int, spatial: bool) -> nn.Sequential:
-    """A depthwise-separable 3x3 block, or a 1x1 block when ``spatial`` is False.
+    """Build a depthwise-separable 3x3 block, or a 1x1 block when ``spatial`` is False.
 
     Separable convolutions cost about a ninth of full ones. The decoder runs once per prompt,
     so this decides how fast training and re-prompting are on a CPU.
@@ -38,7 +38,7 @@ class MaskHead(nn.Module):
     """Decode fused maps (finest first, ``fused_dim`` channels each) to one logit map per prompt.
 
     The decoder starts at stride 32 and at each finer level upsamples by 2, adds that level's
-    fused map (the skip connection) and refines with a separable 3x3 convolution; the finest
+    fused map (the skip connection) and refines with a separable 3x3 convolution. The finest
     level (stride 4) refines with a 1x1 convolution only.
     """
 

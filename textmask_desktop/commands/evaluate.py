@@ -25,11 +25,11 @@ logger = logging.getLogger(__name__)
 
 DESCRIPTION = """Score a model on a manifest CSV with the columns image,text,mask.
 
-Paths are relative to the manifest; a mask pixel is inside when nonzero, and an all-zero mask
+Paths are relative to the manifest. A mask pixel is inside when nonzero, and an all-zero mask
 means the named thing is absent. Prints, per text and overall: mean IoU over rows whose mask is
-non-empty, cumulative IoU, precision at IoU 0.5/0.7/0.9, the share of absent rows answered with
-under 1 % of the image, and time per image; and the same for the trivial baselines empty, full
-image and centre box.
+non-empty, cumulative IoU, precision at IoU 0.5/0.7/0.9, the share of absent rows predicted
+with under 1 % of the image, and time per image. It prints the same for the trivial baselines
+empty, full image and centre box.
 
 Exit status: 0 after scoring, 1 when no row could be scored or --json could not be written, 2
 for invalid options, a missing or invalid manifest, or a model that cannot be loaded."""

@@ -215,8 +215,8 @@ def _write_coco(options, predictor, plan: PredictPlan, state: PredictRun) -> str
                 objects=objects,
             )
 
-    # NOTE: the COCO writer takes a sequence, so every predicted mask of the run is held in
-    # memory until the file is written; label very large folders with --format png.
+    # NOTE: the COCO writer takes a sequence, so every predicted mask of the run stays in
+    # memory until the file is written. Label very large folders with --format png.
     summary = export_coco(
         list(export_images()),
         plan.prompts,

@@ -42,7 +42,7 @@ TENSORS_FILE = "training_state.safetensors"
 
 @dataclass
 class Counters:
-    """Where a run stands; updated in place by the trainer and saved as JSON."""
+    """Progress counters of a run, updated in place by the trainer and saved as JSON."""
 
     step: int = 0  # finished optimizer steps
     epoch: int = 0  # the epoch the next step belongs to

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 TrainableParts = Literal["head", "fusion+head", "all-unfrozen"]
 """head: the mask head only; fusion+head: fusion and mask head; all-unfrozen: every parameter
-that the model config leaves unfrozen (encoders stay frozen unless their config says otherwise)."""
+that the model config leaves unfrozen (encoders stay frozen unless their config unfreezes them)."""
 
 TRAINABLE_PARTS: tuple[TrainableParts, ...] = get_args(TrainableParts)
 _PARTS = ("image_encoder", "text_encoder", "fusion", "mask_head")

@@ -1,8 +1,8 @@
 """Absent-object rows: an image paired with a text that names nothing in it, and an empty mask.
 
-A candidate text is never related to a text of the image: it shares no content word with it
+A candidate text is never related to a text of the image. It shares no content word with it
 (after a simple plural rule) and no word group of ``RELATED_WORD_GROUPS``, because "sneakers"
-asked of a photo of boots has no clear empty answer.
+asked of a photo of boots has no clearly empty mask.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ RELATED_WORD_GROUPS: tuple[frozenset[str], ...] = tuple(
     )
 )
 
-# Words that say where or which, not what; sharing one of them does not relate two texts.
+# Words that name a place or a choice, not a thing. Sharing one does not relate two texts.
 FUNCTION_WORDS = frozenset(
     "a an the of on in at to with and or by from for its his her their this that these those "
     "left right leftmost rightmost top bottom middle center centre front back behind near next "
@@ -162,8 +162,8 @@ class AbsentRows:
     """Draws absent rows on demand; row ``index`` of ``epoch`` is the same in every run.
 
     Candidates are the distinct texts of ``samples``. Every text annotated on an image counts
-    as present there, including texts whose mask is empty, so a drawn row is never one the
-    data already answers differently.
+    as present there, including texts whose mask is empty, so a drawn row never contradicts a
+    row of the data.
     """
 
     def __init__(self, samples: Sequence[Sample], count: int, seed: int) -> None:
