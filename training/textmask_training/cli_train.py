@@ -23,6 +23,7 @@ from textmask_training.config import TrainConfig
 from textmask_training.data.augment import AugmentationConfig
 from textmask_training.data.sources import SOURCE_HELP
 from textmask_training.distributed import environment_rank
+from textmask_training.losses import LossWeights
 from textmask_training.parts import TRAINABLE_PARTS
 from textmask_training.progress import ProgressRecord
 from textmask_training.trainer import NonFiniteLossError, train_records
@@ -122,6 +123,19 @@ def _add_optimisation_arguments(group: argparse._ArgumentGroup) -> None:
         help="share of rows that ask for something not in the image (default: 0.1)",
     )
     group.add_argument(
+        "--absent-mask-weight",
+        type=float,
+        metavar="W",
+        help="weight of the loss that pushes an absent row's mask to empty (default: 0.2)",
+    )
+    group.add_argument(
+        "--absent-top-fraction",
+        type=float,
+        metavar="F",
+        help="that loss averages over the share F of pixels the model scores highest "
+        "(default: 1.0, every pixel)",
+    )
+    group.add_argument(
         "--patience",
         type=int,
         help="stop after N evaluations without a better "
@@ -211,7 +225,21 @@ def _given_values(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("out", "resume", "cache_dir"):
         if name in values:
             values[name] = str(values[name])
-    return values | _augmentation_values(args)
+    return values | _augmentation_values(args) | _loss_values(args)
+
+
+def _loss_values(args: argparse.Namespace) -> dict[str, Any]:
+    switches = {
+        "absent_mask": args.absent_mask_weight,
+        "absent_top_fraction": args.absent_top_fraction,
+    }
+    switches = {name: value for name, value in switches.items() if value is not None}
+    if not switches:
+        return {}
+    base = LossWeights()
+    if args.resume is not None:
+        base = LossWeights(**_saved_values(args.resume).get("loss", {}))
+    return {"loss": vars(replace(base, **switches))}
 
 
 def _augmentation_values(args: argparse.Namespace) -> dict[str, Any]:

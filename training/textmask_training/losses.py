@@ -4,7 +4,12 @@ The mask logits (stride 4 of the model input) are upsampled bilinearly to the in
 compared with the target there, inside the valid (unpadded) area. This matches prediction,
 which upsamples the logit map, and keeps thin objects that an area-downsampled target would
 blur. Rows whose target is empty ("absent" rows) get the presence loss and a mild BCE that
-pushes every mask logit down. They take no part in the Dice term, which is undefined for them.
+pushes mask logits down. They take no part in the Dice term, which is undefined for them.
+
+On absent rows the BCE can be limited to the highest-scoring share of the valid pixels
+(``absent_top_fraction``). A mean over every pixel hardly notices a false blob over a few
+percent of the photo, yet that blob is the wrong answer the user sees; the top share is that
+blob.
 """
 
 from __future__ import annotations
@@ -21,6 +26,15 @@ class LossWeights:
     dice: float = 1.0  # soft Dice loss on rows with an object
     presence: float = 0.5  # binary cross-entropy of the presence logit on every row
     absent_mask: float = 0.2  # per-pixel BCE toward an empty mask on absent rows
+    # Share of an absent row's valid pixels, highest logits first, that its BCE averages over;
+    # 1.0 = all of them.
+    absent_top_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.absent_top_fraction <= 1.0:
+            raise ValueError(
+                f"absent_top_fraction must be in (0, 1], got {self.absent_top_fraction}"
+            )
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,11 @@ def segmentation_loss(
     absent = 1.0 - present
     mask_bce = _masked_mean(row_bce, present)
     dice = _masked_mean(row_dice, present)
-    absent_mask = _masked_mean(row_bce, absent)
+    if weights.absent_top_fraction < 1.0:
+        absent_rows = _top_share_bce(pixel_bce, valid, weights.absent_top_fraction)
+    else:
+        absent_rows = row_bce
+    absent_mask = _masked_mean(absent_rows, absent)
     total = (
         weights.bce * mask_bce
         + weights.dice * dice
@@ -66,6 +84,21 @@ def segmentation_loss(
     )
     parts = [float(value.detach()) for value in (mask_bce, dice, presence, absent_mask)]
     return LossParts(total, *parts)
+
+
+def _top_share_bce(pixel_bce: torch.Tensor, valid: torch.Tensor, share: float) -> torch.Tensor:
+    """Mean BCE per row over the ``share`` of valid pixels with the highest BCE.
+
+    On an absent row the target is zero everywhere, so the highest BCE sits on the highest
+    logits: the false blob, if there is one. Padding counts as zero BCE and is never chosen
+    before a valid pixel.
+    """
+    flat = (pixel_bce * valid).flatten(1)
+    count = max(1, round(share * flat.shape[1]))
+    top = flat.topk(count, dim=1).values
+    # Rows with fewer valid pixels than ``count`` average over their valid ones only.
+    chosen = valid.flatten(1).sum(dim=1).clamp(min=1.0, max=float(count))
+    return top.sum(dim=1) / chosen
 
 
 def _dice_loss(probabilities: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

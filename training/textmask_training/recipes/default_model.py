@@ -32,8 +32,10 @@ logger = logging.getLogger(__name__)
 # Classes with fewer rows than this are repeated up to this count (each repeat rephrased).
 BALANCE_TARGET_ROWS = 60
 MAX_REPEATS = 6
-# Each referring case is written this many times, once per template where possible.
-REFERRING_REPEATS = 3
+# Each referring case is written this many times, cycling through its templates. There are
+# only about 150 cases, so 3 copies made them 3 % of the rows, too few to teach the model to
+# pick one object; 10 copies make them about 9 %.
+REFERRING_REPEATS = 10
 
 
 def balanced_rows(rows: list[ManifestRow], rng: random.Random) -> list[tuple[Path, str, Path]]:
