@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,23 @@ def test_absent_count_share():
     assert absent_count(90, 0.0) == 0
     with pytest.raises(ValueError, match="absent share"):
         absent_count(10, 1.0)
+
+
+def test_absent_rows_ask_only_for_texts_of_the_same_source():
+    def rows(image, source, *texts):
+        return [Sample(Path(image), text, None, image, source) for text in texts]
+
+    # The fashion source labels garments only; the street photo's source also labels roads.
+    samples = (
+        rows("outfit-1", "fashion", "skirt", "hair")
+        + rows("outfit-2", "fashion", "scarf", "hair")
+        + rows("street", "streets", "road", "sky", "scarf")
+    )
+    absent = AbsentRows(samples, count=300, seed=1)
+    drawn = [absent.draw(epoch=0, index=index) for index in range(300)]
+    texts_by_image = defaultdict(set)
+    for row in drawn:
+        texts_by_image[row.image_key].add(row.text)
+    assert texts_by_image["outfit-1"] == {"scarf"}
+    assert texts_by_image["outfit-2"] == {"skirt"}
+    assert texts_by_image["street"] == set()  # every "streets" text is present there

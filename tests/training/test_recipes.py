@@ -7,8 +7,10 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from textmask_training.recipes.default_model import photo_source, prepare
 from textmask_training.recipes.phrasing import phrasings, plural, random_phrasing
 from textmask_training.recipes.referring import read_instances, referring_cases
 
@@ -73,3 +75,45 @@ def test_clearly_bigger_object_is_biggest(tmp_path):
     path = _write_instances(tmp_path, [(0, 0, 90, 90), (150, 10, 170, 30)])
     cases = [case for case in referring_cases(read_instances(path)) if case.relation == "biggest"]
     assert [case.mask_path.name for case in cases] == ["dog_0.png"]
+
+
+def _write_split(folder: Path, rows: list[tuple[str, str]]) -> None:
+    """Write a data set folder with one 20x30 photo per image name and a mask per row."""
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    with (folder / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "text", "mask"])
+        for index, (image, text) in enumerate(rows):
+            if not (folder / "images" / image).exists():
+                Image.new("RGB", (30, 20)).save(folder / "images" / image)
+            mask = np.zeros((20, 30), np.uint8)
+            mask[5:15, 5:20] = 255
+            Image.fromarray(mask).save(folder / "masks" / f"{index}.png")
+            writer.writerow([f"images/{image}", text, f"masks/{index}.png"])
+    (folder / "instances.csv").write_text("image,label,mask,instance_id\n")
+
+
+def test_prepare_writes_one_training_manifest_per_photo_source(tmp_path):
+    rows = [
+        ("ccp_clothing__0001.png", "skirt"),
+        ("ccp_clothing__0001.png", "hair"),
+        ("coco128_panoptic__0002.png", "road"),
+    ]
+    _write_split(tmp_path / "default-train", rows)
+    _write_split(tmp_path / "default-val", rows[:1])
+    prepare(tmp_path, tmp_path / "out")
+
+    def photos(name: str) -> set[str]:
+        with (tmp_path / "out" / name).open(newline="") as handle:
+            return {Path(row["image"]).name.split("__")[0] for row in csv.DictReader(handle)}
+
+    assert photos("train-fashion.csv") == {"ccp_clothing"}
+    assert photos("train-coco.csv") == {"coco128_panoptic"}
+    assert not (tmp_path / "out" / "train.csv").exists()
+
+
+def test_photo_source_rejects_an_unknown_prefix():
+    assert photo_source(Path("images/coco128_panoptic__000000000785.jpg")) == "coco"
+    with pytest.raises(ValueError, match="unknown photo source 'camvid'"):
+        photo_source(Path("images/camvid__0001.png"))

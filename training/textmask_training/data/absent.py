@@ -161,23 +161,34 @@ def absent_count(present_rows: int, share: float) -> int:
 class AbsentRows:
     """Draws absent rows on demand; row ``index`` of ``epoch`` is the same in every run.
 
-    Candidates are the distinct texts of ``samples``. Every text annotated on an image counts
-    as present there, including texts whose mask is empty, so a drawn row never contradicts a
-    row of the data.
+    An image's candidates are the distinct texts of the samples from its own source (a
+    manifest, project or data set). A source is labelled with its own vocabulary: a street
+    fashion data set marks garments but not the road behind the model, so "road", borrowed
+    from a source that does label roads, would teach the model to erase a visible road. Every
+    text annotated on an image counts as present there, including texts whose mask is empty,
+    so a drawn row never contradicts a row of the data.
     """
 
     def __init__(self, samples: Sequence[Sample], count: int, seed: int) -> None:
         self.seed = seed
         texts_by_image: dict[str, set[str]] = defaultdict(set)
+        texts_by_source: dict[str, set[str]] = defaultdict(set)
         first_sample: dict[str, Sample] = {}
         for sample in samples:
             texts_by_image[sample.image_key].add(sample.text)
+            texts_by_source[sample.source].add(sample.text)
             first_sample.setdefault(sample.image_key, sample)
-        texts = sorted({sample.text for sample in samples})
+        vocabulary = {source: sorted(texts) for source, texts in texts_by_source.items()}
         self._choices = [
             (first_sample[key], allowed)
             for key, present in texts_by_image.items()
-            if (allowed := [text for text in texts if not is_related(text, present)])
+            if (
+                allowed := [
+                    text
+                    for text in vocabulary[first_sample[key].source]
+                    if not is_related(text, present)
+                ]
+            )
         ]
         self.count = count if self._choices else 0
         if count and not self._choices:

@@ -4,8 +4,11 @@ Usage: python -m textmask_training.recipes.default_model DATASETS_FOLDER OUT_FOL
 
 DATASETS_FOLDER contains default-train/ and default-val/ (manifest.csv and instances.csv).
 OUT_FOLDER receives manifests with absolute paths:
-- train.csv: every training row, rare classes repeated (each repeat with another phrasing),
-  phrasing variants, and referring rows from the per-instance masks;
+- train-coco.csv and train-fashion.csv: every training row, rare classes repeated (each repeat
+  with another phrasing), phrasing variants, and referring rows from the per-instance masks,
+  split by the data set the photo comes from (the file name's part before "__"). Pass both to
+  ``textmask train``: absent rows then ask each photo only for texts of its own data set, since
+  the fashion photos' labels cover garments and leave the street behind the person unlabelled;
 - val.csv: the validation manifest as it is;
 - val_referring.csv and val_referring_bare.csv: referring rows of the validation images, and
   the same rows prompted with the bare class name;
@@ -80,6 +83,21 @@ def validation_synonyms(rows: list[ManifestRow]) -> tuple[list, list]:
     return synonym_rows, bare
 
 
+# File-name prefixes of default-train's photos and the manifest each one's rows go to.
+PHOTO_SOURCES = {"ccp_clothing": "fashion", "coco128_panoptic": "coco"}
+
+
+def photo_source(image: Path) -> str:
+    """Return the short name of the data set a default-train photo comes from."""
+    prefix = image.name.split("__", 1)[0]
+    if prefix not in PHOTO_SOURCES:
+        raise ValueError(
+            f"{image.name}: unknown photo source {prefix!r}; known prefixes are "
+            f"{', '.join(sorted(PHOTO_SOURCES))}"
+        )
+    return PHOTO_SOURCES[prefix]
+
+
 def write_manifest(path: Path, rows: list[tuple[Path, str, Path]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -100,7 +118,11 @@ def prepare(datasets: Path, out: Path, seed: int = 0) -> None:
     # Keep each image's rows together in file order, so "first N images" selections stay whole.
     order = {row.image: index for index, row in enumerate(train)}
     train_rows.sort(key=lambda item: order.get(item[0], len(order)))
-    write_manifest(out / "train.csv", train_rows)
+    by_source: dict[str, list[tuple[Path, str, Path]]] = {}
+    for item in train_rows:
+        by_source.setdefault(photo_source(Path(item[0])), []).append(item)
+    for source, rows in sorted(by_source.items()):
+        write_manifest(out / f"train-{source}.csv", rows)
     write_manifest(out / "val.csv", [(row.image, row.text, row.mask) for row in val])
     referring, referring_bare = validation_referring(datasets / "default-val")
     write_manifest(out / "val_referring.csv", referring)
