@@ -110,7 +110,7 @@ def test_prepare_writes_one_training_manifest_per_photo_source(tmp_path):
 
     assert photos("train-fashion.csv") == {"ccp_clothing"}
     assert photos("train-coco.csv") == {"coco128_panoptic"}
-    assert not (tmp_path / "out" / "train.csv").exists()
+    assert photos("train.csv") == {"ccp_clothing", "coco128_panoptic"}
 
 
 def test_photo_source_rejects_an_unknown_prefix():

@@ -4,11 +4,13 @@ Usage: python -m textmask_training.recipes.default_model DATASETS_FOLDER OUT_FOL
 
 DATASETS_FOLDER contains default-train/ and default-val/ (manifest.csv and instances.csv).
 OUT_FOLDER receives manifests with absolute paths:
-- train-coco.csv and train-fashion.csv: every training row, rare classes repeated (each repeat
-  with another phrasing), phrasing variants, and referring rows from the per-instance masks,
-  split by the data set the photo comes from (the file name's part before "__"). Pass both to
-  ``textmask train``: absent rows then ask each photo only for texts of its own data set, since
-  the fashion photos' labels cover garments and leave the street behind the person unlabelled;
+- train.csv: every training row, rare classes repeated (each repeat with another phrasing),
+  phrasing variants, and referring rows from the per-instance masks. As one source, its absent
+  rows may ask any photo for any training text; the shipped model was trained on it;
+- train-coco.csv and train-fashion.csv: the same rows split by the data set the photo comes
+  from (the file name's part before "__"). Passed together to ``textmask train``, they make
+  absent rows ask each photo only for texts of its own data set (see docs/model-card.md for
+  what that did);
 - val.csv: the validation manifest as it is;
 - val_referring.csv and val_referring_bare.csv: referring rows of the validation images, and
   the same rows prompted with the bare class name;
@@ -118,6 +120,7 @@ def prepare(datasets: Path, out: Path, seed: int = 0) -> None:
     # Keep each image's rows together in file order, so "first N images" selections stay whole.
     order = {row.image: index for index, row in enumerate(train)}
     train_rows.sort(key=lambda item: order.get(item[0], len(order)))
+    write_manifest(out / "train.csv", train_rows)
     by_source: dict[str, list[tuple[Path, str, Path]]] = {}
     for item in train_rows:
         by_source.setdefault(photo_source(Path(item[0])), []).append(item)
