@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from textmask_training.recipes.default_model import photo_source, prepare
+from textmask_training.recipes.default_model import main, photo_source, prepare
 from textmask_training.recipes.phrasing import phrasings, plural, random_phrasing
 from textmask_training.recipes.referring import read_instances, referring_cases
 
@@ -117,3 +117,10 @@ def test_photo_source_rejects_an_unknown_prefix():
     assert photo_source(Path("images/coco128_panoptic__000000000785.jpg")) == "coco"
     with pytest.raises(ValueError, match="unknown photo source 'camvid'"):
         photo_source(Path("images/camvid__0001.png"))
+
+
+def test_recipe_rejects_zero_referring_repeats(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path), str(tmp_path / "out"), "--referring-repeats", "0"])
+    assert stopped.value.code == 2
+    assert "--referring-repeats must be at least 1" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Build the training and evaluation manifests of the shipped default model.
 
 Usage: python -m textmask_training.recipes.default_model DATASETS_FOLDER OUT_FOLDER
+    [--referring-repeats N]
 
 DATASETS_FOLDER contains default-train/ and default-val/ (manifest.csv and instances.csv).
 OUT_FOLDER receives manifests with absolute paths:
@@ -20,6 +21,7 @@ OUT_FOLDER receives manifests with absolute paths:
 
 from __future__ import annotations
 
+import argparse
 import csv
 import logging
 import math
@@ -37,10 +39,10 @@ logger = logging.getLogger(__name__)
 # Classes with fewer rows than this are repeated up to this count (each repeat rephrased).
 BALANCE_TARGET_ROWS = 60
 MAX_REPEATS = 6
-# Each referring case is written this many times, cycling through its templates. There are
-# only about 150 cases, so 3 copies made them 3 % of the rows, too few to teach the model to
-# pick one object; 10 copies make them about 9 %.
-REFERRING_REPEATS = 10
+# Each referring case is written this many times by default, cycling through its templates.
+# The shipped model was trained with 3 (about 3 % of the rows); 10 (about 9 %) did not teach
+# the model to pick one object either (docs/model-card.md, "What was tried").
+REFERRING_REPEATS = 3
 
 
 def balanced_rows(rows: list[ManifestRow], rng: random.Random) -> list[tuple[Path, str, Path]]:
@@ -109,13 +111,15 @@ def write_manifest(path: Path, rows: list[tuple[Path, str, Path]]) -> None:
     logger.info("wrote %s (%d rows)", path, len(rows))
 
 
-def prepare(datasets: Path, out: Path, seed: int = 0) -> None:
+def prepare(
+    datasets: Path, out: Path, seed: int = 0, referring_repeats: int = REFERRING_REPEATS
+) -> None:
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     train = read_manifest(datasets / "default-train" / "manifest.csv")
     val = read_manifest(datasets / "default-val" / "manifest.csv")
     train_rows = balanced_rows(train, rng) + referring_rows(
-        datasets / "default-train", rng, REFERRING_REPEATS
+        datasets / "default-train", rng, referring_repeats
     )
     # Keep each image's rows together in file order, so "first N images" selections stay whole.
     order = {row.image: index for index, row in enumerate(train)}
@@ -136,12 +140,24 @@ def prepare(datasets: Path, out: Path, seed: int = 0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = sys.argv[1:] if argv is None else argv
-    if len(arguments) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m textmask_training.recipes.default_model",
+        description="Build the default model's training and evaluation manifests.",
+    )
+    parser.add_argument("datasets", type=Path, help="folder with default-train/ and default-val/")
+    parser.add_argument("out", type=Path, help="folder for the manifests")
+    parser.add_argument(
+        "--referring-repeats",
+        type=int,
+        default=REFERRING_REPEATS,
+        metavar="N",
+        help=f"training rows per referring case (default: {REFERRING_REPEATS})",
+    )
+    options = parser.parse_args(argv)
+    if options.referring_repeats < 1:
+        parser.error(f"--referring-repeats must be at least 1, got {options.referring_repeats}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    prepare(Path(arguments[0]), Path(arguments[1]))
+    prepare(options.datasets, options.out, referring_repeats=options.referring_repeats)
     return 0
 
 
