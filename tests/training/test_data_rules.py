@@ -186,7 +186,7 @@ def test_absent_count_share():
         absent_count(10, 1.0)
 
 
-def test_absent_rows_ask_only_for_texts_of_the_same_source():
+def test_absent_rows_stay_within_source():
     def rows(image, source, *texts):
         return [Sample(Path(image), text, None, image, source) for text in texts]
 

@@ -132,8 +132,8 @@ def _add_optimisation_arguments(group: argparse._ArgumentGroup) -> None:
         "--absent-top-fraction",
         type=float,
         metavar="F",
-        help="that loss averages over the share F of pixels the model scores highest "
-        "(default: 1.0, every pixel)",
+        help="share F of an absent row's pixels, highest-scoring first, that its mask loss "
+        "averages over (default: 1.0, every pixel)",
     )
     group.add_argument(
         "--patience",

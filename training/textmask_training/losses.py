@@ -8,7 +8,7 @@ pushes mask logits down. They take no part in the Dice term, which is undefined 
 
 On absent rows the BCE can be limited to the highest-scoring share of the valid pixels
 (``absent_top_fraction``). A mean over every pixel hardly notices a false blob over a few
-percent of the photo, yet that blob is the wrong answer the user sees; the top share is that
+percent of the photo, yet that blob is the wrong mask the user sees; the top share is that
 blob.
 """
 

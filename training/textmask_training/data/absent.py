@@ -163,7 +163,7 @@ class AbsentRows:
 
     An image's candidates are the distinct texts of the samples from its own source (a
     manifest, project or data set). A source is labelled with its own vocabulary: a street
-    fashion data set marks garments but not the road behind the model, so "road", borrowed
+    fashion data set marks garments but not the road behind the person, so "road", borrowed
     from a source that does label roads, would teach the model to erase a visible road. Every
     text annotated on an image counts as present there, including texts whose mask is empty,
     so a drawn row never contradicts a row of the data.
