@@ -10,7 +10,7 @@ import torch
 from textmask_training.cli_train import add_train_arguments, config_from_arguments
 from textmask_training.losses import LossWeights, segmentation_loss
 
-SIZE = 64  # target side; the logits are at stride 4 as the model gives them
+SIZE = 64  # target side. The logits are at stride 4, as the model returns them.
 
 
 def _absent_batch(blob_logit: float, padded_columns: int = 0):

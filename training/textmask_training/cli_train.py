@@ -236,10 +236,7 @@ def _loss_values(args: argparse.Namespace) -> dict[str, Any]:
     switches = {name: value for name, value in switches.items() if value is not None}
     if not switches:
         return {}
-    base = LossWeights()
-    if args.resume is not None:
-        base = LossWeights(**_saved_values(args.resume).get("loss", {}))
-    return {"loss": vars(replace(base, **switches))}
+    return _nested_values(args, "loss", LossWeights, switches)
 
 
 def _augmentation_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -252,11 +249,19 @@ def _augmentation_values(args: argparse.Namespace) -> dict[str, Any]:
             f"unknown augmentation(s) {', '.join(unknown)}; valid names are "
             f"{', '.join(AUGMENTATION_NAMES)} or none"
         )
-    base = AugmentationConfig()
-    if args.resume is not None:
-        base = AugmentationConfig(**_saved_values(args.resume).get("augmentation", {}))
     switches = {field: name in names for name, field in AUGMENTATION_NAMES.items()}
-    return {"augmentation": vars(replace(base, **switches))}
+    return _nested_values(args, "augmentation", AugmentationConfig, switches)
+
+
+def _nested_values(
+    args: argparse.Namespace, name: str, config_type: type, switches: dict[str, Any]
+) -> dict[str, Any]:
+    """Return ``{name: fields}``: the resumed run's sub-config (or the defaults) with
+    ``switches`` applied, so options not given on the command line keep their saved values."""
+    base = config_type()
+    if args.resume is not None:
+        base = config_type(**_saved_values(args.resume).get(name, {}))
+    return {name: vars(replace(base, **switches))}
 
 
 def run_train_command(args: argparse.Namespace) -> int:

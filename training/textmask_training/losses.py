@@ -8,8 +8,8 @@ pushes mask logits down. They take no part in the Dice term, which is undefined 
 
 On absent rows the BCE can be limited to the highest-scoring share of the valid pixels
 (``absent_top_fraction``). A mean over every pixel hardly notices a false blob over a few
-percent of the photo, yet that blob is the wrong mask the user sees; the top share is that
-blob.
+percent of the photo, yet that blob is the whole wrong mask shown to the user. The top share
+of pixels is that blob.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class LossWeights:
     dice: float = 1.0  # soft Dice loss on rows with an object
     presence: float = 0.5  # binary cross-entropy of the presence logit on every row
     absent_mask: float = 0.2  # per-pixel BCE toward an empty mask on absent rows
-    # Share of an absent row's valid pixels, highest logits first, that its BCE averages over;
-    # 1.0 = all of them.
+    # Share of an absent row's valid pixels, highest logits first, that its BCE averages over.
+    # 1.0 means all of them.
     absent_top_fraction: float = 1.0
 
     def __post_init__(self) -> None:

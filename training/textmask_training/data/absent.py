@@ -179,17 +179,12 @@ class AbsentRows:
             texts_by_source[sample.source].add(sample.text)
             first_sample.setdefault(sample.image_key, sample)
         vocabulary = {source: sorted(texts) for source, texts in texts_by_source.items()}
-        self._choices = [
-            (first_sample[key], allowed)
-            for key, present in texts_by_image.items()
-            if (
-                allowed := [
-                    text
-                    for text in vocabulary[first_sample[key].source]
-                    if not is_related(text, present)
-                ]
-            )
-        ]
+        self._choices = []
+        for key, present in texts_by_image.items():
+            base = first_sample[key]
+            allowed = [text for text in vocabulary[base.source] if not is_related(text, present)]
+            if allowed:
+                self._choices.append((base, allowed))
         self.count = count if self._choices else 0
         if count and not self._choices:
             logger.warning(

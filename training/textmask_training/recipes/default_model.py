@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 BALANCE_TARGET_ROWS = 60
 MAX_REPEATS = 6
 # Each referring case is written this many times by default, cycling through its templates.
-# The shipped model was trained with 3 (about 3 % of the rows); 10 (about 9 %) did not teach
+# The shipped model was trained with 3 (about 3 % of the rows), and 10 (about 9 %) did not teach
 # the model to pick one object either (docs/model-card.md, "What was tried").
 REFERRING_REPEATS = 3
 
@@ -87,7 +87,7 @@ def validation_synonyms(rows: list[ManifestRow]) -> tuple[list, list]:
     return synonym_rows, bare
 
 
-# File-name prefixes of default-train's photos and the manifest each one's rows go to.
+# File-name prefixes of default-train's photos, and the name of the manifest for their rows.
 PHOTO_SOURCES = {"ccp_clothing": "fashion", "coco128_panoptic": "coco"}
 
 
