@@ -7,6 +7,7 @@ import torch
 
 from textmask_core.model import (
     FusionConfig,
+    MaskHeadConfig,
     ModelConfig,
     build_model,
     preset_config,
@@ -131,3 +132,53 @@ def test_offline_default_loads_packaged_encoders():
     with torch.inference_mode():
         output = model(torch.zeros(1, 3, 128, 128), ["dog"])
     assert output.mask_logits.shape == (1, 1, 32, 32)
+
+
+def test_conditioned_presence_ignores_the_bare_prompt():
+    # The "conditioned" presence score reads only the prompt-conditioned map and the mask, so
+    # two prompts whose conditioning is identical get identical presence scores.
+    torch.manual_seed(2)
+    config = tiny_config()
+    config = ModelConfig(
+        image_encoder=config.image_encoder,
+        text_encoder=config.text_encoder,
+        fusion=config.fusion,
+        mask_head=MaskHeadConfig(channels=config.mask_head.channels, presence_input="conditioned"),
+    )
+    model = build_model(config).eval()
+    features = model.encode_image(torch.randn(1, 3, 64, 64))
+    text = model.encode_text(["cat", "the tall building"])
+    output = model.decode(features, text)
+    assert output.presence_logits.shape == (2,)
+    for film in model.fusion.film.values():
+        torch.nn.init.zeros_(film.project.weight)
+        torch.nn.init.zeros_(film.project.bias)
+    for attention in model.fusion.attention.values():
+        for parameter in attention.parameters():
+            torch.nn.init.zeros_(parameter)
+    flat = model.decode(features, text).presence_logits
+    torch.testing.assert_close(flat[0], flat[1])
+
+
+def test_conditioned_presence_needs_a_conditioned_coarsest_map():
+    base = tiny_config()
+    config = ModelConfig(
+        image_encoder=base.image_encoder,
+        text_encoder=base.text_encoder,
+        fusion=FusionConfig(dim=16, heads=2, conditioned_strides=(16,), attention_strides=(16,)),
+        mask_head=MaskHeadConfig(channels=base.mask_head.channels, presence_input="conditioned"),
+    )
+    with pytest.raises(ValueError, match="conditioned_strides"):
+        build_model(config)
+
+
+def test_unknown_presence_input_rejected():
+    base = tiny_config()
+    config = ModelConfig(
+        image_encoder=base.image_encoder,
+        text_encoder=base.text_encoder,
+        fusion=base.fusion,
+        mask_head=MaskHeadConfig(channels=base.mask_head.channels, presence_input="text"),
+    )
+    with pytest.raises(ValueError, match="presence_input"):
+        build_model(config)

@@ -59,6 +59,11 @@ class MaskHeadConfig:
     # Decoder channels from the coarsest to the finest level (strides 32, 16, 8, 4).
     channels: tuple[int, ...] = (128, 64, 32, 16)
     presence: bool = True
+    # What the presence score reads. "image+text": the coarsest fused map, max-pooled, beside
+    # the pooled prompt. "conditioned": the prompt-conditioned coarsest map, max- and
+    # mean-pooled, and the highest mask logit. Without the bare prompt the score cannot learn
+    # how often each word was present in training. It needs 32 in fusion.conditioned_strides.
+    presence_input: str = "image+text"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from textmask_core.model.config import MaskHeadConfig
 from textmask_core.model.fusion import FusedFeatures
 
 
+PRESENCE_INPUTS = ("image+text", "conditioned")
+
+
 @dataclass(frozen=True)
 class MaskOutput:
     """mask_logits: (P, 1, H/4, W/4) at stride 4 of the model input; presence_logits: (P,)."""
@@ -59,8 +62,16 @@ class MaskHead(nn.Module):
             nn.Conv2d(channels[index], channels[index + 1], 1) for index in range(len(channels) - 1)
         )
         self.logits = nn.Conv2d(channels[-1], 1, 1)
+        if config.presence_input not in PRESENCE_INPUTS:
+            raise ValueError(
+                f"mask_head.presence_input must be one of {', '.join(PRESENCE_INPUTS)}, "
+                f"got {config.presence_input!r}"
+            )
+        summary_dim = (
+            fused_dim + text_dim if config.presence_input == "image+text" else 2 * fused_dim + 1
+        )
         self.presence = (
-            nn.Sequential(nn.Linear(fused_dim + text_dim, 128), nn.ReLU(), nn.Linear(128, 1))
+            nn.Sequential(nn.Linear(summary_dim, 128), nn.ReLU(), nn.Linear(128, 1))
             if config.presence
             else None
         )
@@ -79,7 +90,8 @@ class MaskHead(nn.Module):
             x = self.refine[level](x + skip)
         mask_logits = self.logits(x)
         return MaskOutput(
-            mask_logits=mask_logits, presence_logits=self._presence(fused.maps, pooled_text)
+            mask_logits=mask_logits,
+            presence_logits=self._presence(fused, pooled_text, mask_logits),
         )
 
     def _skip(self, level: int, fused: FusedFeatures) -> torch.Tensor:
@@ -94,10 +106,20 @@ class MaskHead(nn.Module):
             return projected
         return projected.index_select(0, fused.image_index)
 
-    def _presence(self, fused: list[torch.Tensor], pooled_text: torch.Tensor) -> torch.Tensor:
+    def _presence(
+        self, fused: FusedFeatures, pooled_text: torch.Tensor, mask_logits: torch.Tensor
+    ) -> torch.Tensor:
         if self.presence is None:
             # Without a presence branch every prompt counts as present.
             return torch.full((pooled_text.shape[0],), 20.0, device=pooled_text.device)
-        # Max over positions of the coarsest map: "is there any place that matches?"
-        image_summary = fused[-1].amax(dim=(2, 3))  # (P, C)
-        return self.presence(torch.cat([image_summary, pooled_text], dim=1)).squeeze(1)
+        coarsest = fused.maps[-1]
+        if self.config.presence_input == "image+text":
+            # Max over positions of the coarsest map: "is there any place that matches?"
+            summary = [coarsest.amax(dim=(2, 3)), pooled_text]
+        else:
+            summary = [
+                coarsest.amax(dim=(2, 3)),
+                coarsest.mean(dim=(2, 3)),
+                mask_logits.amax(dim=(1, 2, 3)).unsqueeze(1),
+            ]
+        return self.presence(torch.cat(summary, dim=1)).squeeze(1)

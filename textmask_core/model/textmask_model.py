@@ -28,6 +28,13 @@ class TextMaskModel(nn.Module):
         text_dim = self.text_encoder.out_channels
         self.fusion = Fusion(config.fusion, self.image_encoder.out_channels, text_dim)
         self.mask_head = MaskHead(config.mask_head, config.fusion.dim, text_dim)
+        if config.mask_head.presence_input == "conditioned" and (
+            32 not in config.fusion.conditioned_strides
+        ):
+            raise ValueError(
+                'mask_head.presence_input "conditioned" reads the prompt-conditioned map at '
+                "stride 32; add 32 to fusion.conditioned_strides"
+            )
 
     def encode_image(self, images: torch.Tensor) -> ImageFeatures:
         """Encode normalised images (B, 3, S, S) into maps at strides 4, 8, 16 and 32."""
