@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from textmask_core.model import DEFAULT_MODEL, list_models, resolve_model
+from textmask_core.predictor import Prediction
 from textmask_desktop.canvas.view import MaskCanvas
 from textmask_desktop.counting import count_noun
 from textmask_desktop.dialogs.batch_dialog import BatchDialog
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.canvas_message.setWordWrap(True)
         self.center = QStackedWidget(self)
         self.prompt_panel = PromptPanel(settings.threshold, self)
+        self._shown_prediction: Prediction | None = None  # the prediction in the preview
         self.objects_panel = ObjectsPanel(self)
         self.status_widgets = StatusWidgets(self.statusBar())
         self.docks: list[QDockWidget] = []
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.prompt_panel.threshold_changed.connect(self._on_threshold_changed)
         self.prompt_panel.accept_requested.connect(self.accept_prediction)
         self.prompt_panel.discard_requested.connect(self.discard_prediction)
+        self.prompt_panel.show_anyway_requested.connect(self._show_vetoed_mask)
         self.predictions.busy_changed.connect(self.prompt_panel.set_busy)
         self.predictions.prediction_ready.connect(self._show_prediction)
         self.predictions.prediction_failed.connect(lambda _: self.prompt_panel.clear_prediction())
@@ -331,6 +334,7 @@ class MainWindow(QMainWindow):
         return None if row is None else self.image_list.model.entry(row)
 
     def _show_document(self, document: ImageDocument | None) -> None:
+        self._shown_prediction = None
         self.canvas.set_preview(None, self.prompt_panel.threshold, PREVIEW_COLOUR)
         self.canvas.set_document(document)
         self.objects_panel.set_document(document)
@@ -361,11 +365,22 @@ class MainWindow(QMainWindow):
             logger.info("Dropping a prediction for %s: that image is closed", outcome.image_path)
             return
         prediction = outcome.prediction
+        self._shown_prediction = prediction
         self.canvas.set_preview(
             prediction.probabilities, self.prompt_panel.threshold, PREVIEW_COLOUR
         )
         self.prompt_panel.set_prediction_ready(
             outcome.prompt, prediction.presence, prediction.is_present
+        )
+
+    def _show_vetoed_mask(self) -> None:
+        """Preview the pixel probabilities that a low presence score had hidden."""
+        if self._shown_prediction is None:
+            return
+        self.canvas.set_preview(
+            self._shown_prediction.pixel_probabilities,
+            self.prompt_panel.threshold,
+            PREVIEW_COLOUR,
         )
 
     def _on_threshold_changed(self, threshold: float) -> None:
@@ -389,6 +404,7 @@ class MainWindow(QMainWindow):
         return key
 
     def discard_prediction(self) -> None:
+        self._shown_prediction = None
         self.canvas.set_preview(None, self.prompt_panel.threshold, PREVIEW_COLOUR)
         self.prompt_panel.clear_prediction()
 

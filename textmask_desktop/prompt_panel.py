@@ -38,6 +38,7 @@ class PromptPanel(QWidget):
     threshold_changed = Signal(float)
     accept_requested = Signal(str, str)  # label, prompt
     discard_requested = Signal()
+    show_anyway_requested = Signal()
 
     def __init__(self, threshold: float = 0.5, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,6 +65,14 @@ class PromptPanel(QWidget):
         self.threshold_slider.valueChanged.connect(self._on_slider_moved)
         self.threshold_label = QLabel(self)
         self.presence_label = QLabel(self)
+        self.presence_label.setWordWrap(True)
+        # The presence score can be wrong, so a veto never hides the mask for good.
+        self.show_anyway_button = QPushButton("Show mask anyway", self)
+        self.show_anyway_button.setToolTip(
+            "Show the predicted mask although the model thinks the prompt is not in this image"
+        )
+        self.show_anyway_button.clicked.connect(self._on_show_anyway)
+        self.show_anyway_button.hide()
 
         self.label_edit = QLineEdit(self)
         self.label_edit.setPlaceholderText("Label (defaults to the prompt)")
@@ -105,6 +114,7 @@ class PromptPanel(QWidget):
         layout.addLayout(prompt_row)
         layout.addWidget(self.busy_bar)
         layout.addWidget(self.presence_label)
+        layout.addWidget(self.show_anyway_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addLayout(form)
         layout.addLayout(accept_row)
 
@@ -150,14 +160,23 @@ class PromptPanel(QWidget):
         self.label_edit.setText(prompt)
         self.accept_button.setEnabled(True)
         self.discard_button.setEnabled(True)
-        verdict = "found" if present else "probably not in this image"
+        verdict = "found" if present else "probably not in this image; the mask is hidden"
         self.presence_label.setText(f'"{prompt}": {verdict} (presence {presence:.2f})')
+        self.show_anyway_button.setVisible(not present)
 
     def clear_prediction(self, message: str = "") -> None:
         self._prompt_of_preview = ""
         self.accept_button.setEnabled(False)
         self.discard_button.setEnabled(False)
+        self.show_anyway_button.hide()
         self.presence_label.setText(message)
+
+    def _on_show_anyway(self) -> None:
+        self.show_anyway_button.hide()
+        self.presence_label.setText(
+            f'"{self._prompt_of_preview}": shown although probably not in this image'
+        )
+        self.show_anyway_requested.emit()
 
     def _on_slider_moved(self, _value: int) -> None:
         self._update_threshold_label()

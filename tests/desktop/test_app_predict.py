@@ -10,6 +10,7 @@ import pytest
 from app_support import make_folder, make_window
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
+from PySide6.QtCore import Qt
 
 from textmask_core.store import ProjectStore
 from textmask_desktop.dialogs.batch_dialog import batch_paths, describe_batch
@@ -233,3 +234,24 @@ def test_export_coco_rereads(qtbot, window: MainWindow, folder: Path, tmp_path: 
     assert coco_mask.area(coco_mask.encode(np.asfortranarray(decoded.astype(np.uint8)))) == 8400
     assert json.loads(out.read_text())["categories"][0]["id"] == 1
     dialog.reject()
+
+
+def test_show_anyway_reveals_a_vetoed_mask(qtbot, window: MainWindow) -> None:
+    # A presence threshold above any sigmoid output makes the model call every prompt absent.
+    window.predictions.handle.predictor.presence_threshold = 1.5
+    panel = window.prompt_panel
+    _predict(qtbot, window, "box")
+    assert not window.canvas.preview_mask().any()
+    assert "probably not in this image" in panel.presence_label.text()
+    assert panel.show_anyway_button.isVisibleTo(panel)
+
+    qtbot.mouseClick(panel.show_anyway_button, Qt.MouseButton.LeftButton)
+
+    probabilities = window.canvas.overlays.preview.probabilities
+    assert probabilities.max() >= panel.threshold  # the random tiny model marks some pixels
+    np.testing.assert_array_equal(window.canvas.preview_mask(), probabilities >= panel.threshold)
+    assert not panel.show_anyway_button.isVisibleTo(panel)
+    assert "shown although" in panel.presence_label.text()
+
+    assert window.accept_prediction("box", "box") is not None
+    assert not panel.show_anyway_button.isVisibleTo(panel)

@@ -11,7 +11,6 @@ from torch import nn
 from textmask_core.model.config import MaskHeadConfig
 from textmask_core.model.fusion import FusedFeatures
 
-
 PRESENCE_INPUTS = ("image+text", "conditioned")
 
 
