@@ -3,13 +3,15 @@
 Usage: python -m textmask_training.recipes.presence_sweep MODEL MANIFEST [--limit N]
 
 Predicts every row once and applies each presence threshold afterwards, so the table costs one
-pass over the manifest. A threshold of 0 turns the presence score off.
+pass over the manifest. A threshold of 0 turns the presence score off. The line under the table
+gives the presence score's ranking AUC: the chance that a present row scores above an absent one.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,7 +48,30 @@ def main(argv: list[str] | None = None) -> int:
             scores.append(score_row(text, gated.mask(), truth))
         summary = summarise(scores)
         print(f"| {threshold:.1f} | {summary.mean_iou:.3f} | {summary.absent_accuracy:.3f} |")
+    present = [prediction.presence for prediction, truth, _ in answers if truth.any()]
+    absent = [prediction.presence for prediction, truth, _ in answers if not truth.any()]
+    if present and absent:
+        print(f"\nPresence AUC, present against absent rows: {ranking_auc(present, absent):.3f}")
     return 0
+
+
+def ranking_auc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """Return the chance that a random positive scores above a random negative (ties count half).
+
+    This is the area under the ROC curve, computed from the Mann-Whitney U statistic.
+    """
+    if not positive or not negative:
+        raise ValueError("ranking_auc needs at least one positive and one negative score")
+    scores = np.concatenate([np.asarray(positive, float), np.asarray(negative, float)])
+    order = scores.argsort(kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    for value in np.unique(scores):  # tied scores share their mean rank
+        tied = scores == value
+        ranks[tied] = ranks[tied].mean()
+    positive_rank_sum = ranks[: len(positive)].sum()
+    u_statistic = positive_rank_sum - len(positive) * (len(positive) + 1) / 2
+    return float(u_statistic / (len(positive) * len(negative)))
 
 
 if __name__ == "__main__":
