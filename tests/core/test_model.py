@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -134,22 +136,20 @@ def test_offline_default_loads_packaged_encoders():
     assert output.mask_logits.shape == (1, 1, 32, 32)
 
 
+def _tiny_with_presence(presence_input: str, **changes) -> ModelConfig:
+    base = tiny_config()
+    head = MaskHeadConfig(channels=base.mask_head.channels, presence_input=presence_input)
+    return dataclasses.replace(base, mask_head=head, **changes)
+
+
 def test_conditioned_presence_ignores_the_bare_prompt():
     # The "conditioned" presence score reads only the prompt-conditioned map and the mask, so
     # two prompts whose conditioning is identical get identical presence scores.
     torch.manual_seed(2)
-    config = tiny_config()
-    config = ModelConfig(
-        image_encoder=config.image_encoder,
-        text_encoder=config.text_encoder,
-        fusion=config.fusion,
-        mask_head=MaskHeadConfig(channels=config.mask_head.channels, presence_input="conditioned"),
-    )
-    model = build_model(config).eval()
+    model = build_model(_tiny_with_presence("conditioned")).eval()
     features = model.encode_image(torch.randn(1, 3, 64, 64))
     text = model.encode_text(["cat", "the tall building"])
-    output = model.decode(features, text)
-    assert output.presence_logits.shape == (2,)
+    assert model.decode(features, text).presence_logits.shape == (2,)
     for film in model.fusion.film.values():
         torch.nn.init.zeros_(film.project.weight)
         torch.nn.init.zeros_(film.project.bias)
@@ -161,24 +161,11 @@ def test_conditioned_presence_ignores_the_bare_prompt():
 
 
 def test_conditioned_presence_needs_a_conditioned_coarsest_map():
-    base = tiny_config()
-    config = ModelConfig(
-        image_encoder=base.image_encoder,
-        text_encoder=base.text_encoder,
-        fusion=FusionConfig(dim=16, heads=2, conditioned_strides=(16,), attention_strides=(16,)),
-        mask_head=MaskHeadConfig(channels=base.mask_head.channels, presence_input="conditioned"),
-    )
+    fusion = FusionConfig(dim=16, heads=2, conditioned_strides=(16,), attention_strides=(16,))
     with pytest.raises(ValueError, match="conditioned_strides"):
-        build_model(config)
+        build_model(_tiny_with_presence("conditioned", fusion=fusion))
 
 
 def test_unknown_presence_input_rejected():
-    base = tiny_config()
-    config = ModelConfig(
-        image_encoder=base.image_encoder,
-        text_encoder=base.text_encoder,
-        fusion=base.fusion,
-        mask_head=MaskHeadConfig(channels=base.mask_head.channels, presence_input="text"),
-    )
     with pytest.raises(ValueError, match="presence_input"):
-        build_model(config)
+        build_model(_tiny_with_presence("text"))
