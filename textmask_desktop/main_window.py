@@ -393,6 +393,12 @@ class MainWindow(QMainWindow):
         mask = self.canvas.preview_mask()
         if document is None or mask is None:
             return None
+        if self.prompt_panel.is_mask_hidden:
+            self.show_message(
+                "The model judged the prompt absent and hid its mask: press Show mask anyway "
+                "first, or paint by hand."
+            )
+            return None
         if not mask.any():
             self.show_message("The mask is empty at this threshold: lower it, or paint by hand.")
             return None

@@ -153,6 +153,13 @@ class PromptPanel(QWidget):
         self.predict_button.setEnabled(not busy)
         if busy:
             self.presence_label.setText("Predicting…")
+            # The hidden mask belongs to the previous prompt, which the new answer replaces.
+            self.show_anyway_button.hide()
+
+    @property
+    def is_mask_hidden(self) -> bool:
+        """Return True while the preview is empty because the presence score hid the mask."""
+        return not self.show_anyway_button.isHidden()
 
     def set_prediction_ready(self, prompt: str, presence: float, present: bool) -> None:
         """Enable Accept for the preview of `prompt` and prefill the label with the prompt."""
@@ -172,6 +179,8 @@ class PromptPanel(QWidget):
         self.presence_label.setText(message)
 
     def _on_show_anyway(self) -> None:
+        # Hiding the focused button would pass focus to the label box, where Enter accepts.
+        self.threshold_slider.setFocus()
         self.show_anyway_button.hide()
         self.presence_label.setText(
             f'"{self._prompt_of_preview}": shown although probably not in this image'

@@ -244,6 +244,8 @@ def test_show_anyway_reveals_a_vetoed_mask(qtbot, window: MainWindow) -> None:
     assert not window.canvas.preview_mask().any()
     assert "probably not in this image" in panel.presence_label.text()
     assert panel.show_anyway_button.isVisibleTo(panel)
+    assert window.accept_prediction("box", "box") is None
+    assert "Show mask anyway" in window.statusBar().currentMessage()
 
     qtbot.mouseClick(panel.show_anyway_button, Qt.MouseButton.LeftButton)
 
@@ -255,3 +257,18 @@ def test_show_anyway_reveals_a_vetoed_mask(qtbot, window: MainWindow) -> None:
 
     assert window.accept_prediction("box", "box") is not None
     assert not panel.show_anyway_button.isVisibleTo(panel)
+
+
+def test_new_prediction_hides_show_anyway(qtbot, window: MainWindow) -> None:
+    window.predictions.handle.predictor.presence_threshold = 1.5
+    panel = window.prompt_panel
+    _predict(qtbot, window, "box")
+    assert panel.show_anyway_button.isVisibleTo(panel)
+
+    panel.prompt_edit.setText("crate")
+    with qtbot.waitSignal(window.predictions.prediction_ready, timeout=30_000):
+        panel.prompt_edit.returnPressed.emit()
+        # Until the answer for "crate" arrives, the hidden mask of "box" is not offered.
+        assert not panel.show_anyway_button.isVisibleTo(panel)
+        assert not panel.is_mask_hidden
+    assert panel.show_anyway_button.isVisibleTo(panel)
