@@ -268,7 +268,7 @@ def test_new_prediction_hides_show_anyway(qtbot, window: MainWindow) -> None:
     panel.prompt_edit.setText("crate")
     with qtbot.waitSignal(window.predictions.prediction_ready, timeout=30_000):
         panel.prompt_edit.returnPressed.emit()
-        # Until the answer for "crate" arrives, the hidden mask of "box" is not offered.
+        # Until the prediction for "crate" arrives, the hidden mask of "box" is not offered.
         assert not panel.show_anyway_button.isVisibleTo(panel)
         assert not panel.is_mask_hidden
     assert panel.show_anyway_button.isVisibleTo(panel)
