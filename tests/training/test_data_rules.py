@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from shapes import write_manifest
 
+from textmask_training.config import TrainConfig
 from textmask_training.data.absent import RELATED_WORD_GROUPS, AbsentRows, absent_count, is_related
 from textmask_training.data.augment import (
     AugmentationConfig,
@@ -204,3 +205,28 @@ def test_absent_rows_stay_within_source():
     assert texts_by_image["outfit-1"] == {"scarf"}
     assert texts_by_image["outfit-2"] == {"skirt"}
     assert texts_by_image["street"] == set()  # every "streets" text is present there
+
+
+def test_absent_texts_by_rows_follow_how_often_each_text_is_labelled():
+    # "person" is labelled on nine photos and "cape" on one; the empty room has neither.
+    samples = [row for index in range(9) for row in _rows(f"walk-{index}", "person")]
+    samples += _rows("show", "cape") + _rows("room", "wall")
+
+    def room_texts(text_choice: str) -> Counter[str]:
+        absent = AbsentRows(samples, count=4000, seed=2, text_choice=text_choice)
+        drawn = (absent.draw(epoch=0, index=index) for index in range(4000))
+        return Counter(row.text for row in drawn if row.image_key == "room")
+
+    uniform = room_texts("uniform")
+    by_rows = room_texts("by-rows")
+    assert set(by_rows) == {"person", "cape"}
+    # Uniform draws ask for each candidate equally often; by rows, nine times more "person".
+    assert 0.8 < uniform["person"] / uniform["cape"] < 1.25
+    assert 6 < by_rows["person"] / by_rows["cape"] < 13
+
+
+def test_absent_texts_choice_is_checked():
+    with pytest.raises(ValueError, match="text_choice"):
+        AbsentRows(_rows("room", "wall"), count=1, seed=0, text_choice="by-images")
+    with pytest.raises(ValueError, match="absent_texts"):
+        TrainConfig(train=("data.csv",), out="run", absent_texts="sometimes")

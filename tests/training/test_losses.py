@@ -93,8 +93,12 @@ def test_cli_sets_the_absent_loss(tmp_path):
             "1.5",
             "--absent-top-fraction",
             "0.02",
+            "--absent-texts",
+            "by-rows",
         ]
     )
-    loss = config_from_arguments(args).loss
+    config = config_from_arguments(args)
+    loss = config.loss
     assert (loss.absent_mask, loss.absent_top_fraction) == (1.5, 0.02)
+    assert config.absent_texts == "by-rows"
     assert loss.dice == LossWeights().dice

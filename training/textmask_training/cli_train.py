@@ -20,6 +20,7 @@ from typing import Any
 from textmask_core.errors import TextMaskError
 from textmask_training.checkpointing import load_training_state, resume_folder
 from textmask_training.config import TrainConfig
+from textmask_training.data.absent import ABSENT_TEXT_CHOICES
 from textmask_training.data.augment import AugmentationConfig
 from textmask_training.data.sources import SOURCE_HELP
 from textmask_training.distributed import environment_rank
@@ -121,6 +122,12 @@ def _add_optimisation_arguments(group: argparse._ArgumentGroup) -> None:
         "--absent-share",
         type=float,
         help="share of rows that ask for something not in the image (default: 0.1)",
+    )
+    group.add_argument(
+        "--absent-texts",
+        choices=ABSENT_TEXT_CHOICES,
+        help="how an absent row picks its text among the candidates: uniform, or by-rows, in "
+        "proportion to the text's rows in its source (default: uniform)",
     )
     group.add_argument(
         "--absent-mask-weight",

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from textmask_training.data.absent import ABSENT_TEXT_CHOICES
 from textmask_training.data.augment import AugmentationConfig
 from textmask_training.losses import LossWeights
 from textmask_training.parts import TRAINABLE_PARTS, TrainableParts
@@ -60,6 +61,7 @@ class TrainConfig:
     num_workers: int = 0  # data-loading processes per training process
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     absent_share: float = 0.1  # share of training rows that ask for something not in the image
+    absent_texts: str = "uniform"  # how absent rows pick a text: uniform or by-rows (AbsentRows)
     loss: LossWeights = field(default_factory=LossWeights)
     l2sp_weight: float = 0.01  # L2-SP: weight of ||theta - theta_start||^2; 0 turns it off
     trainable: TrainableParts = "fusion+head"  # which parts train (see parts.TrainableParts)
@@ -98,6 +100,11 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if not 0.0 <= self.absent_share < 1.0:
             raise ValueError(f"absent_share must be in [0, 1), got {self.absent_share}")
+        if self.absent_texts not in ABSENT_TEXT_CHOICES:
+            raise ValueError(
+                f"absent_texts must be one of {', '.join(ABSENT_TEXT_CHOICES)}, "
+                f"got {self.absent_texts!r}"
+            )
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if not 0.0 <= self.min_lr_ratio <= 1.0:

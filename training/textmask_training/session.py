@@ -214,7 +214,12 @@ def _training_rows(
     image_cache: ImageFeatureCache | None,
 ) -> TrainingRows:
     mean, std = model.normalization
-    absent = AbsentRows(train, absent_count(len(train), config.absent_share), config.seed)
+    absent = AbsentRows(
+        train,
+        absent_count(len(train), config.absent_share),
+        config.seed,
+        text_choice=config.absent_texts,
+    )
     return TrainingRows(
         train,
         Letterboxing(model.config.input_size, mean, std),

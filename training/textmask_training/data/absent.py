@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -151,6 +151,10 @@ def is_related(candidate: str, present_texts: Iterable[str]) -> bool:
     return False
 
 
+# How AbsentRows picks a text among an image's candidates (see its docstring).
+ABSENT_TEXT_CHOICES = ("uniform", "by-rows")
+
+
 def absent_count(present_rows: int, share: float) -> int:
     """Return how many absent rows make them ``share`` of all rows."""
     if not 0.0 <= share < 1.0:
@@ -167,24 +171,46 @@ class AbsentRows:
     from a source that does label roads, would teach the model to erase a visible road. Every
     text annotated on an image counts as present there, including texts whose mask is empty,
     so a drawn row never contradicts a row of the data.
+
+    ``text_choice`` says how a candidate text is picked. "uniform": every candidate equally
+    often. "by-rows": in proportion to the candidate's rows in the source, so that each text is
+    asked as absent about as often, relative to its present rows, as any other. With uniform
+    draws a rare text ("cap", "romper") is asked as absent many times more often than it is
+    present, and the presence score learns to veto the word itself.
     """
 
-    def __init__(self, samples: Sequence[Sample], count: int, seed: int) -> None:
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        count: int,
+        seed: int,
+        text_choice: str = "uniform",
+    ) -> None:
+        if text_choice not in ABSENT_TEXT_CHOICES:
+            raise ValueError(
+                f"text_choice must be one of {', '.join(ABSENT_TEXT_CHOICES)}, got {text_choice!r}"
+            )
         self.seed = seed
         texts_by_image: dict[str, set[str]] = defaultdict(set)
-        texts_by_source: dict[str, set[str]] = defaultdict(set)
+        rows_by_source: dict[str, Counter[str]] = defaultdict(Counter)
         first_sample: dict[str, Sample] = {}
         for sample in samples:
             texts_by_image[sample.image_key].add(sample.text)
-            texts_by_source[sample.source].add(sample.text)
+            rows_by_source[sample.source][sample.text] += 1
             first_sample.setdefault(sample.image_key, sample)
-        vocabulary = {source: sorted(texts) for source, texts in texts_by_source.items()}
+        vocabulary = {source: sorted(counts) for source, counts in rows_by_source.items()}
         self._choices = []
         for key, present in texts_by_image.items():
             base = first_sample[key]
             allowed = [text for text in vocabulary[base.source] if not is_related(text, present)]
-            if allowed:
-                self._choices.append((base, allowed))
+            if not allowed:
+                continue
+            cumulative = None
+            if text_choice == "by-rows":
+                counts = rows_by_source[base.source]
+                cumulative = np.cumsum([counts[text] for text in allowed], dtype=np.float64)
+                cumulative /= cumulative[-1]
+            self._choices.append((base, allowed, cumulative))
         self.count = count if self._choices else 0
         if count and not self._choices:
             logger.warning(
@@ -196,8 +222,12 @@ class AbsentRows:
 
     def draw(self, epoch: int, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, epoch, index, 0xAB5E])
-        base, allowed = self._choices[int(rng.integers(len(self._choices)))]
-        text = allowed[int(rng.integers(len(allowed)))]
+        base, allowed, cumulative = self._choices[int(rng.integers(len(self._choices)))]
+        if cumulative is None:
+            pick = int(rng.integers(len(allowed)))
+        else:
+            pick = int(np.searchsorted(cumulative, rng.random(), side="right"))
+        text = allowed[min(pick, len(allowed) - 1)]
         return Sample(
             image_path=base.image_path,
             text=text,
