@@ -207,7 +207,7 @@ def test_absent_rows_stay_within_source():
     assert texts_by_image["street"] == set()  # every "streets" text is present there
 
 
-def test_absent_texts_by_rows_follow_how_often_each_text_is_labelled():
+def test_absent_texts_by_rows():
     # "person" is labelled on nine photos and "cape" on one; the empty room has neither.
     samples = [row for index in range(9) for row in _rows(f"walk-{index}", "person")]
     samples += _rows("show", "cape") + _rows("room", "wall")
@@ -225,7 +225,7 @@ def test_absent_texts_by_rows_follow_how_often_each_text_is_labelled():
     assert 6 < by_rows["person"] / by_rows["cape"] < 13
 
 
-def test_absent_texts_choice_is_checked():
+def test_absent_texts_invalid_choice():
     with pytest.raises(ValueError, match="text_choice"):
         AbsentRows(_rows("room", "wall"), count=1, seed=0, text_choice="by-images")
     with pytest.raises(ValueError, match="absent_texts"):

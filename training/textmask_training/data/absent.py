@@ -151,7 +151,7 @@ def is_related(candidate: str, present_texts: Iterable[str]) -> bool:
     return False
 
 
-# How AbsentRows picks a text among an image's candidates (see its docstring).
+# The ways AbsentRows can pick a text among an image's candidates (see its docstring).
 ABSENT_TEXT_CHOICES = ("uniform", "by-rows")
 
 
