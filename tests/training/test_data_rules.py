@@ -220,7 +220,7 @@ def test_absent_texts_by_rows():
     uniform = room_texts("uniform")
     by_rows = room_texts("by-rows")
     assert set(by_rows) == {"person", "cape"}
-    # Uniform draws ask for each candidate equally often; by rows, nine times more "person".
+    # Uniform draws pick each candidate equally often. By rows, "person" comes nine times as often.
     assert 0.8 < uniform["person"] / uniform["cape"] < 1.25
     assert 6 < by_rows["person"] / by_rows["cape"] < 13
 

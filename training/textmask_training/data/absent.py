@@ -151,7 +151,7 @@ def is_related(candidate: str, present_texts: Iterable[str]) -> bool:
     return False
 
 
-# The ways AbsentRows can pick a text among an image's candidates (see its docstring).
+# Ways for AbsentRows to pick a text among an image's candidates (see its docstring).
 ABSENT_TEXT_CHOICES = ("uniform", "by-rows")
 
 
@@ -172,11 +172,11 @@ class AbsentRows:
     text annotated on an image counts as present there, including texts whose mask is empty,
     so a drawn row never contradicts a row of the data.
 
-    ``text_choice`` says how a candidate text is picked. "uniform": every candidate equally
-    often. "by-rows": in proportion to the candidate's rows in the source, so that each text is
-    asked as absent about as often, relative to its present rows, as any other. With uniform
-    draws a rare text ("cap", "romper") is asked as absent many times more often than it is
-    present, and the presence score learns to veto the word itself.
+    ``text_choice`` sets how a candidate text is picked. "uniform" picks every candidate equally
+    often. "by-rows" picks a candidate in proportion to its rows in the source, so every text is
+    drawn as absent at about the same rate relative to its own rows. Uniform draws make a rare
+    text ("cap", "romper") absent far more often than present, and the presence score can then
+    learn to veto the word itself.
     """
 
     def __init__(
@@ -205,12 +205,12 @@ class AbsentRows:
             allowed = [text for text in vocabulary[base.source] if not is_related(text, present)]
             if not allowed:
                 continue
-            cumulative = None
+            weights = None
             if text_choice == "by-rows":
                 counts = rows_by_source[base.source]
-                cumulative = np.cumsum([counts[text] for text in allowed], dtype=np.float64)
-                cumulative /= cumulative[-1]
-            self._choices.append((base, allowed, cumulative))
+                weights = np.array([counts[text] for text in allowed], dtype=np.float64)
+                weights /= weights.sum()
+            self._choices.append((base, allowed, weights))
         self.count = count if self._choices else 0
         if count and not self._choices:
             logger.warning(
@@ -222,12 +222,11 @@ class AbsentRows:
 
     def draw(self, epoch: int, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, epoch, index, 0xAB5E])
-        base, allowed, cumulative = self._choices[int(rng.integers(len(self._choices)))]
-        if cumulative is None:
-            pick = int(rng.integers(len(allowed)))
+        base, allowed, weights = self._choices[int(rng.integers(len(self._choices)))]
+        if weights is None:
+            text = allowed[int(rng.integers(len(allowed)))]
         else:
-            pick = int(np.searchsorted(cumulative, rng.random(), side="right"))
-        text = allowed[min(pick, len(allowed) - 1)]
+            text = allowed[int(rng.choice(len(allowed), p=weights))]
         return Sample(
             image_path=base.image_path,
             text=text,
