@@ -14,6 +14,8 @@ from textmask_core.model import (
     build_model,
     preset_config,
 )
+from textmask_core.model.config import ImageEncoderConfig
+from textmask_core.model.image_encoders import build_image_encoder
 from textmask_core.model.presets import tiny_config
 
 
@@ -123,6 +125,34 @@ def test_trainable_stages_unfreeze_last_stage():
     assert all(p.requires_grad for p in stages[-1].parameters())
     assert not any(p.requires_grad for p in stages[0].parameters())
     assert "image_encoder." in model.stored_prefixes()
+
+
+def _encoder_with(kind: str, **changes) -> ImageEncoderConfig:
+    base = tiny_config().image_encoder if kind == "resnet" else ImageEncoderConfig(weights=None)
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.mark.parametrize("kind", ["resnet", "efficientnet_lite0"])
+def test_forward_from_recomputes_the_later_maps(kind):
+    torch.manual_seed(0)
+    encoder = build_image_encoder(_encoder_with(kind)).eval()
+    with torch.no_grad():
+        full = encoder(torch.randn(2, 3, 64, 64))
+        for first in (1, 2, 3):
+            stale = [*full[:first], *(torch.zeros_like(level) for level in full[first:])]
+            again = encoder.forward_from(stale, first)
+            for level, reference in zip(again, full, strict=True):
+                assert torch.allclose(level, reference, atol=1e-5)
+    with pytest.raises(ValueError, match="first must be in"):
+        encoder.forward_from(full, 0)
+
+
+@pytest.mark.parametrize(
+    ("frozen", "stages", "expected"), [(True, 0, 4), (True, 1, 3), (True, 3, 1), (False, 0, 0)]
+)
+def test_first_trained_map_follows_the_unfrozen_stages(frozen, stages, expected):
+    config = _encoder_with("resnet", frozen=frozen, trainable_stages=stages)
+    assert build_image_encoder(config).first_trained_map() == expected
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from textmask_core.imageio import load_image
 from textmask_core.model import build_model
 from textmask_core.preprocess import prepare_image
 from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, encoder_fingerprint
+from textmask_training.parts import select_trainable
 
 
 @pytest.fixture
@@ -46,6 +47,30 @@ def test_renamed_image_hits_cache(model, tmp_path):
     assert cache.fill(model, [(copy, False)], torch.device("cpu")) == 0
     with pytest.raises(KeyError, match="no cached features"):
         cache.load(copy, True)
+
+
+def test_trained_last_stage_is_recomputed_from_cached_maps(model, tmp_path):
+    manifest = write_manifest(tmp_path / "data", images=1)
+    image = manifest.parent / "images" / "shapes_000.png"
+    select_trainable(model, "fusion+head", image_stages=1)
+    cache = ImageFeatureCache(tmp_path / "cache", model)
+    assert cache.recompute_from == 3
+    cache.fill(model, [(image, False)], torch.device("cpu"))
+    with torch.no_grad():
+        model.image_encoder.stages()[-1][0].conv1.weight.mul_(2.0)  # as if it had trained
+        tensor = prepare_image(load_image(image).pixels, 64, *model.normalization)[0]
+        expected = model.encode_image(tensor.unsqueeze(0))
+        cached = [level.unsqueeze(0).float() for level in cache.load(image, False)]
+        completed = cache.complete(model, cached)
+    assert not torch.allclose(cached[3], expected[3], atol=2e-2, rtol=1e-2)
+    for level, reference in zip(completed, expected, strict=True):
+        assert torch.allclose(level, reference, atol=3e-2, rtol=1e-2)
+
+
+def test_cache_refuses_a_trained_first_stage(model, tmp_path):
+    select_trainable(model, "fusion+head", image_stages=4)
+    with pytest.raises(ValueError, match="encode images online"):
+        ImageFeatureCache(tmp_path / "cache", model)
 
 
 def test_fingerprint_follows_stored_weights(model):

@@ -13,7 +13,7 @@ import torch
 from shapes import write_manifest
 
 from textmask_core.manifest import read_manifest
-from textmask_core.model import load_checkpoint
+from textmask_core.model import build_model, load_checkpoint
 from textmask_core.predictor import Predictor
 from textmask_training.api import AugmentationConfig, NonFiniteLossError, TrainConfig, train
 from textmask_training.checkpointing import LAST_FOLDER, STATE_FILE
@@ -142,6 +142,45 @@ def test_frozen_encoder_uses_feature_cache(shapes, tmp_path):
     assert records[-1].kind == "done"
     cached = list((tmp_path / "cache" / "features").glob("*/*/*.safetensors"))
     assert len(cached) == 48  # 24 images, each unflipped and flipped
+
+
+def test_trained_last_stage_reads_the_feature_cache(shapes, tmp_path):
+    """The last stage trains on cached early maps, and the steps match online encoding."""
+    changes = {"trainable": "fusion+head", "image_trainable_stages": 1, "max_steps": 2}
+    cached = _config(shapes, tmp_path / "cached", **changes)
+    online = _config(shapes, tmp_path / "online", feature_cache=False, **changes)
+    cached_losses = [r.loss for r in train(cached) if r.kind == "step"]
+    online_losses = [r.loss for r in train(online) if r.kind == "step"]
+    files = list((tmp_path / "cached" / "cache" / "features").glob("*/*/*.safetensors"))
+    assert len(files) == 24 * 2 + 8  # training images both ways round, validation images once
+    assert cached_losses == pytest.approx(online_losses, abs=2e-3)
+    torch.manual_seed(cached.seed)  # the run's starting weights
+    start = build_model("tiny").image_encoder.state_dict()
+    trained = load_checkpoint(cached.out)[0].image_encoder.state_dict()
+    last = [name for name in trained if name.startswith("layers.3.")]
+    assert any(not torch.equal(trained[name], start[name]) for name in last)
+    assert all(
+        torch.equal(trained[name], start[name]) for name in trained if name.startswith("stem.")
+    )
+
+
+def test_encoder_lr_scale_slows_the_encoder_group(shapes, tmp_path):
+    config = _config(
+        shapes,
+        tmp_path,
+        trainable="fusion+head",
+        image_trainable_stages=1,
+        encoder_lr_scale=0.1,
+        max_steps=1,
+        val=(),
+    )
+    list(train(config))
+    state = json.loads((config.out / LAST_FOLDER / STATE_FILE).read_text(encoding="utf-8"))
+    rates = sorted(group["lr"] for group in state["param_groups"])
+    assert len(rates) == 2
+    assert rates[0] == pytest.approx(rates[1] * 0.1)
+    with pytest.raises(ValueError, match="encoder_lr_scale must be a positive number"):
+        replace(config, encoder_lr_scale=0.0)
 
 
 def test_cli_trains_and_resumes(shapes, tmp_path, capsys):

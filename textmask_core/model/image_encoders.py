@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -28,8 +29,45 @@ class ImageEncoder(nn.Module):
     std: tuple[float, float, float]
 
     def stages(self) -> list[nn.Module]:
-        """Return the encoder's stages from input to output, for partial unfreezing."""
+        """Return the encoder's stages from input to output, for partial unfreezing.
+
+        Stage 0 is the stem; stage i (i >= 1) outputs feature map i - 1.
+        """
         raise NotImplementedError
+
+    def first_trained_map(self) -> int:
+        """Return the index of the first feature map a trained stage computes.
+
+        ``len(FEATURE_STRIDES)`` when no stage trains; 0 when the stem or the first stage does.
+        """
+        for index, stage in enumerate(self.stages()):
+            if any(parameter.requires_grad for parameter in stage.parameters()):
+                return max(index - 1, 0)
+        return len(FEATURE_STRIDES)
+
+    def forward_from(self, features: Sequence[torch.Tensor], first: int) -> list[torch.Tensor]:
+        """Recompute feature maps ``first`` onward from map ``first - 1``.
+
+        The maps before ``first`` are returned as given. Training uses this to run trained late
+        stages on early maps read from the feature cache.
+        """
+        if not 1 <= first <= len(FEATURE_STRIDES):
+            raise ValueError(f"first must be in [1, {len(FEATURE_STRIDES)}], got {first}")
+        maps = list(features[:first])
+        x = maps[-1]
+        for stage in self.stages()[first + 1 :]:
+            x = _run_stage(stage, x)
+            maps.append(x)
+        return maps
+
+
+def _run_stage(stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    # EfficientNet stages are lists of blocks; ResNet stages are Sequential modules.
+    if isinstance(stage, nn.ModuleList):
+        for block in stage:
+            x = block(x)
+        return x
+    return stage(x)
 
 
 class EfficientNetLite0Encoder(ImageEncoder):

@@ -101,6 +101,13 @@ def _add_model_arguments(group: argparse._ArgumentGroup) -> None:
         help="also train the last N image-encoder stages (default: 0)",
     )
     group.add_argument(
+        "--encoder-lr-scale",
+        type=float,
+        metavar="F",
+        help="learning rate of trained encoder weights as a share F of --lr, so pretrained "
+        "stages move less than the randomly started fusion and head (default: 1)",
+    )
+    group.add_argument(
         "--l2sp",
         type=float,
         dest="l2sp_weight",

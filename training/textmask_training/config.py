@@ -66,6 +66,7 @@ class TrainConfig:
     l2sp_weight: float = 0.01  # L2-SP: weight of ||theta - theta_start||^2; 0 turns it off
     trainable: TrainableParts = "fusion+head"  # which parts train (see parts.TrainableParts)
     image_trainable_stages: int = 0  # also train the last N image-encoder stages
+    encoder_lr_scale: float = 1.0  # learning rate of trained encoder weights, as a share of lr
     patience: int = 3  # stop after this many evaluations without a better val mean IoU; 0 = never
     eval_every: int | None = None  # evaluate every N steps; None = at the end of each epoch
     log_every: int = 10  # write a metrics line every N steps
@@ -98,6 +99,10 @@ class TrainConfig:
             )
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not (math.isfinite(self.encoder_lr_scale) and self.encoder_lr_scale > 0):
+            raise ValueError(
+                f"encoder_lr_scale must be a positive number, got {self.encoder_lr_scale}"
+            )
         if not 0.0 <= self.absent_share < 1.0:
             raise ValueError(f"absent_share must be in [0, 1), got {self.absent_share}")
         if self.absent_texts not in ABSENT_TEXT_CHOICES:

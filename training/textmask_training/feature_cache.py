@@ -4,7 +4,9 @@ Image features are only valid for the exact encoder weights and input size, so t
 folder is named by a fingerprint of the image encoder's config, the input size and, when the
 checkpoint stores the encoder (random or trained weights), a hash of those weights. Files are
 named by a hash of the image file's bytes, so a renamed image still hits and an edited one
-misses. Each file holds the four maps as float16.
+misses. Each file holds the four maps as float16. When the last encoder stages train, their maps are
+recomputed at each use from the cached map before them, so only the frozen stages are cached in
+effect.
 """
 
 from __future__ import annotations
@@ -70,6 +72,19 @@ class ImageFeatureCache:
     def __init__(self, root: Path, model: TextMaskModel) -> None:
         self.folder = Path(root) / "features" / encoder_fingerprint(model)
         self._digests: dict[Path, str] = {}
+        # Maps from this index on come from trained encoder stages: the cached ones hold the
+        # starting weights' output and are recomputed from the map before them at each use.
+        self.recompute_from = model.image_encoder.first_trained_map()
+        if self.recompute_from == 0:
+            raise ValueError(
+                "the feature cache needs a frozen stem and first stage; encode images online"
+            )
+
+    def complete(self, model: TextMaskModel, maps: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Return the maps ``model`` computes now: the cached ones, with trained stages rerun."""
+        if self.recompute_from >= len(FEATURE_NAMES):
+            return maps
+        return model.image_encoder.forward_from(maps, self.recompute_from)
 
     def file_for(self, image_path: Path, flipped: bool) -> Path:
         digest = self._digests.get(image_path) or file_digest(image_path)

@@ -55,6 +55,7 @@ class TrainingForward(nn.Module):
         super().__init__()
         self.model = model
         self.penalty: StartingPointPenalty | None = None  # set once the weights are final
+        self.image_cache: ImageFeatureCache | None = None  # completes cached features
 
     def forward(
         self,
@@ -63,7 +64,12 @@ class TrainingForward(nn.Module):
         prompts: list[str],
         text: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        image_features = features if features is not None else self.model.encode_image(images)
+        if features is None:
+            image_features = self.model.encode_image(images)
+        elif self.image_cache is not None:
+            image_features = self.image_cache.complete(self.model, features)
+        else:
+            image_features = features
         text_features = TextFeatures(*text) if text is not None else self.model.encode_text(prompts)
         output = self.model.decode(image_features, text_features)
         assert self.penalty is not None, "set the L2-SP penalty before the first step"
@@ -130,6 +136,7 @@ def build_session(
     set_training_mode(model)
     data = _assemble(config)
     image_cache = _image_cache(config, model, context, data)
+    inner.image_cache = image_cache
     rows = _training_rows(config, model, data.train, image_cache)
     sampler = ResumableSampler(
         len(rows), config.batch_size, config.seed, context.rank, context.world_size
@@ -189,9 +196,9 @@ def _image_cache(
     """Return a filled feature cache, or None when image features must be computed online."""
     if not config.feature_cache:
         return None
-    if "image_encoder" in trained_parts(model) or config.augmentation.changes_pixels:
+    if model.image_encoder.first_trained_map() == 0 or config.augmentation.changes_pixels:
         logger.info(
-            "image features are computed online: the image encoder trains or "
+            "image features are computed online: the image encoder's early stages train or "
             "scale/crop or colour augmentation is on"
         )
         return None
@@ -245,8 +252,19 @@ def _loader(rows: TrainingRows, sampler: ResumableSampler, config: TrainConfig) 
 
 
 def _optimizer(model: TextMaskModel, config: TrainConfig) -> torch.optim.Optimizer:
-    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
-    return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    """AdamW with one group for the encoders' trained weights (at ``encoder_lr_scale``) and one
+    for the rest; a group with no trained weights is left out."""
+    encoder_names = ("image_encoder.", "text_encoder.")
+    encoders, others = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (encoders if name.startswith(encoder_names) else others).append(parameter)
+    groups = [
+        {"params": params, "lr_scale": scale}
+        for params, scale in ((others, 1.0), (encoders, config.encoder_lr_scale))
+        if params
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def _total_steps(config: TrainConfig, sampler: ResumableSampler) -> int:

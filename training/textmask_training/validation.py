@@ -80,9 +80,10 @@ def _score_image(
     input_size = model.config.input_size
     if feature_cache is not None:
         width, height = read_image_size(path)
-        features = [
+        cached = [
             level.unsqueeze(0).to(device).float() for level in feature_cache.load(path, False)
         ]
+        features = feature_cache.complete(model, cached)
     else:
         pixels = load_image(path).pixels
         height, width = pixels.shape[:2]
