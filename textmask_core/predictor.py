@@ -167,7 +167,10 @@ class Predictor:
 
     def _encode_image(self, pixels: NDArray[np.uint8]) -> _EncodedImage:
         mean, std = self.model.normalization
-        tensor, geometry = prepare_image(pixels, self.model.config.input_size, mean, std)
+        config = self.model.config
+        tensor, geometry = prepare_image(
+            pixels, config.input_size, mean, std, config.aspect_buckets
+        )
         with torch.inference_mode(), autocast_context(self.device):
             features = self.model.encode_image(tensor.unsqueeze(0).to(self.device))
         return _EncodedImage(features=features, geometry=geometry)

@@ -1,19 +1,27 @@
 """The resize rule shared by prediction and training.
 
-An image of any size is resized so that its longer side equals ``input_size`` (aspect ratio
-kept) and padded at the right and bottom to an ``input_size`` square with the encoder's mean
-colour, which is zero after normalisation. Model outputs are mapped back by undoing exactly
-these steps, so a mask always has the original image's width and height.
+An image of any size is resized, aspect ratio kept, to fit a canvas and padded at the right
+and bottom with the encoder's mean colour, which is zero after normalisation. The canvas is an
+``input_size`` square, or with aspect buckets, the rectangle of about ``input_size`` squared
+pixels whose shape is closest to the image's: a tall photo then gets more pixels than padding.
+Model outputs are mapped back by undoing exactly these steps, so a mask always has the original
+image's width and height.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 from numpy.typing import NDArray
+
+# Canvas shapes (width / height) of aspect buckets, and the multiple their sides round to,
+# which is the encoder's coarsest stride.
+ASPECT_BUCKETS = (1 / 2, 2 / 3, 3 / 4, 1.0, 4 / 3, 3 / 2, 2.0)
+CANVAS_MULTIPLE = 32
 
 
 @dataclass(frozen=True)
@@ -22,15 +30,37 @@ class Letterbox:
 
     original_size: tuple[int, int]
     resized_size: tuple[int, int]
-    input_size: int
+    canvas_size: tuple[int, int]
 
 
-def letterbox_geometry(height: int, width: int, input_size: int) -> Letterbox:
+def canvas_size(height: int, width: int, input_size: int, aspect_buckets: bool) -> tuple[int, int]:
+    """Return the (height, width) canvas an image of this size is padded to."""
+    if not aspect_buckets:
+        return input_size, input_size
+    aspect = width / height
+    bucket = min(ASPECT_BUCKETS, key=lambda ratio: abs(math.log(aspect / ratio)))
+    return _multiple(input_size / math.sqrt(bucket)), _multiple(input_size * math.sqrt(bucket))
+
+
+def _multiple(length: float) -> int:
+    return max(CANVAS_MULTIPLE, round(length / CANVAS_MULTIPLE) * CANVAS_MULTIPLE)
+
+
+def letterbox_geometry(
+    height: int, width: int, input_size: int, canvas: bool | tuple[int, int] = False
+) -> Letterbox:
+    """Fit an image into its canvas: ``canvas`` is True for aspect buckets, False for the
+    ``input_size`` square, or a given (height, width)."""
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
-    scale = input_size / max(height, width)
-    resized = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return Letterbox(original_size=(height, width), resized_size=resized, input_size=input_size)
+    if not isinstance(canvas, tuple):
+        canvas = canvas_size(height, width, input_size, canvas)
+    scale = min(canvas[0] / height, canvas[1] / width)
+    resized = (
+        min(canvas[0], max(1, round(height * scale))),
+        min(canvas[1], max(1, round(width * scale))),
+    )
+    return Letterbox(original_size=(height, width), resized_size=resized, canvas_size=canvas)
 
 
 def resize_image(pixels: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
@@ -46,14 +76,16 @@ def prepare_image(
     input_size: int,
     mean: tuple[float, ...],
     std: tuple[float, ...],
+    canvas: bool | tuple[int, int] = False,
 ) -> tuple[torch.Tensor, Letterbox]:
-    """Return the normalised, padded (3, S, S) float32 tensor for an (H, W, 3) uint8 RGB image."""
+    """Return the normalised, padded (3, canvas height, canvas width) float32 tensor for an
+    (H, W, 3) uint8 RGB image; ``canvas`` as in ``letterbox_geometry``."""
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"expected a uint8 (H, W, 3) RGB array, got {pixels.dtype} {pixels.shape}")
-    geometry = letterbox_geometry(pixels.shape[0], pixels.shape[1], input_size)
+    geometry = letterbox_geometry(pixels.shape[0], pixels.shape[1], input_size, canvas)
     resized = resize_image(pixels, geometry.resized_size)
     normalised = normalise(resized, mean, std)  # (3, h, w)
-    canvas = torch.zeros((3, input_size, input_size), dtype=torch.float32)
+    canvas = torch.zeros((3, *geometry.canvas_size), dtype=torch.float32)
     canvas[:, : geometry.resized_size[0], : geometry.resized_size[1]] = normalised
     return canvas, geometry
 
@@ -69,13 +101,13 @@ def normalise(
 
 
 def restore_map(values: NDArray[np.float32], geometry: Letterbox) -> NDArray[np.float32]:
-    """Map a (h, w) output over the padded square back to the original (H, W) image.
+    """Map a (h, w) output over the padded canvas back to the original (H, W) image.
 
-    The map is first resized to the padded square, cropped to the resized image and then
-    resized to the original size, so pixel (x, y) of the result covers pixel (x, y) of the photo.
+    The map is first resized to the canvas, cropped to the resized image and then resized to
+    the original size, so pixel (x, y) of the result covers pixel (x, y) of the photo.
     """
-    square = geometry.input_size
-    full = cv2.resize(values, (square, square), interpolation=cv2.INTER_LINEAR)
+    canvas_height, canvas_width = geometry.canvas_size
+    full = cv2.resize(values, (canvas_width, canvas_height), interpolation=cv2.INTER_LINEAR)
     crop = full[: geometry.resized_size[0], : geometry.resized_size[1]]
     height, width = geometry.original_size
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)

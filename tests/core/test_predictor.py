@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from textmask_core.errors import DeviceUnavailableError
 from textmask_core.imageio import load_image
-from textmask_core.model import build_model
+from textmask_core.model import build_model, preset_config
 from textmask_core.predictor import LRUCache, Prediction, Predictor
 from textmask_core.preprocess import letterbox_geometry, prepare_image, restore_map
 
@@ -126,6 +128,46 @@ def test_letterbox_keeps_aspect_ratio():
     assert geometry.resized_size == (288, 384)
     tall = letterbox_geometry(825, 550, 384)
     assert tall.resized_size == (384, 256)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "canvas", "resized"),
+    [
+        (825, 550, (640, 416), (624, 416)),  # a street-fashion photo: 2:3 bucket
+        (480, 640, (448, 576), (432, 576)),  # a COCO photo: 4:3 bucket
+        (500, 500, (512, 512), (512, 512)),
+        (10, 1000, (352, 736), (7, 736)),  # wider than any bucket: the widest one
+    ],
+)
+def test_aspect_buckets_give_tall_photos_more_pixels(height, width, canvas, resized):
+    geometry = letterbox_geometry(height, width, 512, canvas=True)
+    assert geometry.canvas_size == canvas
+    assert geometry.resized_size == resized
+    assert all(side % 32 == 0 for side in canvas)
+    assert 0.85 < canvas[0] * canvas[1] / 512**2 < 1.1
+
+
+def test_restore_map_bucket_canvas_exact():
+    geometry = letterbox_geometry(300, 200, 128, canvas=True)
+    assert geometry.canvas_size == (160, 96)
+    assert geometry.resized_size == (144, 96)
+    low = np.zeros((40, 24), np.float32)
+    low[:18] = 1.0  # canvas rows 0 to 72: the top half of the 144-tall resized image
+    restored = restore_map(low, geometry)
+    assert restored.shape == (300, 200)
+    assert restored[:140].min() > 0.5
+    assert restored[160:].max() < 0.5
+
+
+def test_predictor_with_aspect_buckets_keeps_the_original_size():
+    torch.manual_seed(0)
+    config = dataclasses.replace(preset_config("tiny"), input_size=128, aspect_buckets=True)
+    predictor = Predictor(build_model(config), device="cpu")
+    predictor.set_image(_photo(300, 120))
+    prediction = predictor.predict("car")
+    assert prediction.pixel_probabilities.shape == (300, 120)
+    # The 1:2 bucket's canvas is 192 x 96 pixels, 48 x 24 cells at stride 4.
+    assert predictor._current.features[0].shape[-2:] == (48, 24)
 
 
 def test_padding_is_zero_after_normalisation():

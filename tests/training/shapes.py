@@ -35,15 +35,22 @@ def draw_image(
 
 
 def write_manifest(
-    folder: Path, images: int, seed: int = 0, size: tuple[int, int] = (48, 36)
+    folder: Path,
+    images: int,
+    seed: int = 0,
+    size: tuple[int, int] | list[tuple[int, int]] = (48, 36),
 ) -> Path:
-    """Write ``images`` shape images, their masks and a manifest.csv into ``folder``."""
+    """Write ``images`` shape images, their masks and a manifest.csv into ``folder``.
+
+    ``size`` is (width, height), or a list of them that the images take in turn.
+    """
     rng = np.random.default_rng(seed)
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "masks").mkdir(exist_ok=True)
+    sizes = size if isinstance(size, list) else [size]
     rows = []
     for index in range(images):
-        pixels, masks = draw_image(rng, *size)
+        pixels, masks = draw_image(rng, *sizes[index % len(sizes)])
         image_name = f"images/shapes_{index:03d}.png"
         Image.fromarray(pixels).save(folder / image_name)
         for text, mask in masks.items():

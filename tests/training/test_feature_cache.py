@@ -69,8 +69,10 @@ def test_trained_last_stage_is_recomputed_from_cached_maps(model, tmp_path):
 
 def test_cache_refuses_a_trained_first_stage(model, tmp_path):
     select_trainable(model, "fusion+head", image_stages=4)
+    cache = ImageFeatureCache(tmp_path / "cache", model)
+    maps = [torch.zeros(1, 8, 4, 4)] * 4
     with pytest.raises(ValueError, match="encode images online"):
-        ImageFeatureCache(tmp_path / "cache", model)
+        cache.complete(model, maps)
 
 
 def test_fingerprint_follows_stored_weights(model):

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import threading
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 from shapes import write_manifest
 
 from textmask_core.manifest import read_manifest
-from textmask_core.model import build_model, load_checkpoint
+from textmask_core.model import build_model, load_checkpoint, preset_config, save_checkpoint
 from textmask_core.predictor import Predictor
 from textmask_training.api import AugmentationConfig, NonFiniteLossError, TrainConfig, train
 from textmask_training.checkpointing import LAST_FOLDER, STATE_FILE
@@ -162,6 +165,33 @@ def test_trained_last_stage_reads_the_feature_cache(shapes, tmp_path):
     assert all(
         torch.equal(trained[name], start[name]) for name in trained if name.startswith("stem.")
     )
+
+
+def test_aspect_bucket_model_trains_on_mixed_photo_shapes(tmp_path):
+    """Wide, tall and square photos go to three canvases, and each batch uses one of them."""
+    sizes = [(48, 36), (36, 48), (40, 40)]
+    train_manifest = write_manifest(tmp_path / "train", images=24, seed=1, size=sizes)
+    val_manifest = write_manifest(tmp_path / "val", images=6, seed=2, size=sizes)
+    torch.manual_seed(0)
+    config = dataclasses.replace(preset_config("tiny"), input_size=128, aspect_buckets=True)
+    save_checkpoint(build_model(config), tmp_path / "start")
+    for name, cache in (("cached", True), ("online", False)):
+        run = _config(
+            (train_manifest, val_manifest),
+            tmp_path / name,
+            model=str(tmp_path / "start"),
+            trainable="fusion+head",
+            epochs=1,
+            feature_cache=cache,
+        )
+        records = list(train(run))
+        assert records[-1].kind == "done"
+        # 16 rows of each shape, batches of 8: two batches per shape.
+        assert records[-1].total_steps == 6
+        assert all(math.isfinite(r.loss) for r in records if r.kind == "step")
+    files = (tmp_path / "cached" / "cache" / "features").glob("*/*/*.safetensors")
+    shapes = {tuple(load_file(str(file))["stride_4"].shape[1:]) for file in files}
+    assert shapes == {(24, 40), (40, 24), (32, 32)}
 
 
 def test_encoder_lr_scale_slows_the_encoder_group(shapes, tmp_path):

@@ -72,8 +72,11 @@ class ModelConfig:
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     mask_head: MaskHeadConfig = field(default_factory=MaskHeadConfig)
-    # The longer image side in pixels after resizing, before padding to a square.
+    # The side of the square canvas: an image's longer side after resizing.
     input_size: int = 384
+    # Pad each image to the canvas of its aspect-ratio bucket, about input_size squared pixels
+    # (see textmask_core.preprocess), instead of to an input_size square.
+    aspect_buckets: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,7 +4,7 @@ Image features are only valid for the exact encoder weights and input size, so t
 folder is named by a fingerprint of the image encoder's config, the input size and, when the
 checkpoint stores the encoder (random or trained weights), a hash of those weights. Files are
 named by a hash of the image file's bytes, so a renamed image still hits and an edited one
-misses. Each file holds the four maps as float16. When the last encoder stages train, their maps are
+misses. Each file contains the four maps as float16. When the last encoder stages train, their maps are
 recomputed at each use from the cached map before them, so only the frozen stages are cached in
 effect.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -26,10 +27,10 @@ from safetensors.torch import save as serialize_tensors
 
 from textmask_core.atomic import atomic_write_bytes
 from textmask_core.devices import autocast_context
-from textmask_core.imageio import load_image
+from textmask_core.imageio import load_image, read_image_size
 from textmask_core.model import TextMaskModel
 from textmask_core.model.text_encoders import TextFeatures
-from textmask_core.preprocess import prepare_image
+from textmask_core.preprocess import canvas_size, prepare_image
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def encoder_fingerprint(model: TextMaskModel) -> str:
         "input_size": model.config.input_size,
         "class": type(model.image_encoder).__name__,
     }
+    if model.config.aspect_buckets:  # only then, so that square models keep their caches
+        description["aspect_buckets"] = True
     digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode())
     if "image_encoder." in model.stored_prefixes():
         # Weights that live in the checkpoint (random or fine-tuned) are part of the identity.
@@ -72,18 +75,19 @@ class ImageFeatureCache:
     def __init__(self, root: Path, model: TextMaskModel) -> None:
         self.folder = Path(root) / "features" / encoder_fingerprint(model)
         self._digests: dict[Path, str] = {}
-        # Maps from this index on come from trained encoder stages: the cached ones hold the
-        # starting weights' output and are recomputed from the map before them at each use.
+        # Maps from this index on come from trained encoder stages. The cached ones are the
+        # starting weights' output, so each use recomputes them from the map before them.
         self.recompute_from = model.image_encoder.first_trained_map()
-        if self.recompute_from == 0:
-            raise ValueError(
-                "the feature cache needs a frozen stem and first stage; encode images online"
-            )
 
     def complete(self, model: TextMaskModel, maps: list[torch.Tensor]) -> list[torch.Tensor]:
         """Return the maps ``model`` computes now: the cached ones, with trained stages rerun."""
         if self.recompute_from >= len(FEATURE_NAMES):
             return maps
+        if self.recompute_from == 0:
+            raise ValueError(
+                "cached features cannot serve a model whose stem or first stage trains; "
+                "encode images online"
+            )
         return model.image_encoder.forward_from(maps, self.recompute_from)
 
     def file_for(self, image_path: Path, flipped: bool) -> Path:
@@ -113,8 +117,16 @@ class ImageFeatureCache:
         missing = [pair for pair in dict.fromkeys(images) if not self.file_for(*pair).is_file()]
         if missing:
             logger.info("encoding %d image(s) into the feature cache %s", len(missing), self.folder)
-        for start in range(0, len(missing), batch_size):
-            self._encode_batch(model, missing[start : start + batch_size], device)
+        # A batch needs one canvas shape; with aspect buckets, images are grouped by theirs.
+        config = model.config
+        by_canvas: dict[tuple[int, int], list[tuple[Path, bool]]] = defaultdict(list)
+        for pair in missing:
+            width, height = read_image_size(pair[0])
+            shape = canvas_size(height, width, config.input_size, config.aspect_buckets)
+            by_canvas[shape].append(pair)
+        for pairs in by_canvas.values():
+            for start in range(0, len(pairs), batch_size):
+                self._encode_batch(model, pairs[start : start + batch_size], device)
         return len(missing)
 
     def _encode_batch(
@@ -125,7 +137,10 @@ class ImageFeatureCache:
         for path, flipped in pairs:
             pixels = load_image(path).pixels
             pixels = pixels[:, ::-1].copy() if flipped else pixels
-            tensors.append(prepare_image(pixels, model.config.input_size, mean, std)[0])
+            config = model.config
+            tensors.append(
+                prepare_image(pixels, config.input_size, mean, std, config.aspect_buckets)[0]
+            )
         with torch.inference_mode(), autocast_context(device):
             maps = model.encode_image(torch.stack(tensors).to(device))
         for row, pair in enumerate(pairs):

@@ -139,7 +139,12 @@ def build_session(
     inner.image_cache = image_cache
     rows = _training_rows(config, model, data.train, image_cache)
     sampler = ResumableSampler(
-        len(rows), config.batch_size, config.seed, context.rank, context.world_size
+        len(rows),
+        config.batch_size,
+        config.seed,
+        context.rank,
+        context.world_size,
+        groups=rows.canvas_keys if model.config.aspect_buckets else None,
     )
     session = TrainingSession(
         config=config,
@@ -229,7 +234,7 @@ def _training_rows(
     )
     return TrainingRows(
         train,
-        Letterboxing(model.config.input_size, mean, std),
+        Letterboxing(model.config.input_size, mean, std, model.config.aspect_buckets),
         augmentation=config.augmentation,
         absent=absent,
         seed=config.seed,
@@ -268,7 +273,7 @@ def _optimizer(model: TextMaskModel, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def _total_steps(config: TrainConfig, sampler: ResumableSampler) -> int:
-    steps = config.epochs * sampler.batches_per_epoch
+    steps = sum(sampler.batches_in(epoch) for epoch in range(config.epochs))
     return min(steps, config.max_steps) if config.max_steps is not None else steps
 
 

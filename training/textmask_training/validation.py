@@ -88,9 +88,9 @@ def _score_image(
         pixels = load_image(path).pixels
         height, width = pixels.shape[:2]
         mean, std = model.normalization
-        image = prepare_image(pixels, input_size, mean, std)[0]
+        image = prepare_image(pixels, input_size, mean, std, model.config.aspect_buckets)[0]
         features = model.encode_image(image.unsqueeze(0).to(device))
-    geometry = letterbox_geometry(height, width, input_size)
+    geometry = letterbox_geometry(height, width, input_size, model.config.aspect_buckets)
     texts = [row.text for row in rows]
     text = text_cache.encode(model, texts) if text_cache is not None else model.encode_text(texts)
     output = model.decode(features, text)

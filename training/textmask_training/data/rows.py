@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -13,7 +14,7 @@ from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
 from textmask_core.imageio import load_image, read_image_size
-from textmask_core.preprocess import Letterbox, letterbox_geometry, prepare_image
+from textmask_core.preprocess import Letterbox, canvas_size, letterbox_geometry, prepare_image
 from textmask_training.data.absent import AbsentRows
 from textmask_training.data.augment import (
     AugmentationConfig,
@@ -33,24 +34,31 @@ class Letterboxing:
     input_size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    aspect_buckets: bool = False
+
+    def geometry(self, height: int, width: int) -> Letterbox:
+        return letterbox_geometry(height, width, self.input_size, self.aspect_buckets)
+
+    def canvas(self, height: int, width: int) -> tuple[int, int]:
+        return canvas_size(height, width, self.input_size, self.aspect_buckets)
 
 
 def letterbox_target(
     mask: NDArray[np.bool_], geometry: Letterbox
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the (1, S, S) soft target and the (1, S, S) valid area for a mask.
+    """Return the (1, h, w) soft target and the (1, h, w) valid area of the canvas for a mask.
 
     The mask is resized like the image (area filter when shrinking), so edge pixels get
     fractional targets. Padding is outside the valid area and takes no part in the loss.
     """
-    size, (height, width) = geometry.input_size, geometry.resized_size
+    (canvas_height, canvas_width), (height, width) = geometry.canvas_size, geometry.resized_size
     shrinking = height < mask.shape[0] or width < mask.shape[1]
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     resized = cv2.resize(mask.astype(np.float32), (width, height), interpolation=interpolation)
     # NumPy first: filling small torch tensors in place costs several times more per row.
-    target = np.zeros((1, size, size), dtype=np.float32)
+    target = np.zeros((1, canvas_height, canvas_width), dtype=np.float32)
     target[0, :height, :width] = np.clip(resized, 0.0, 1.0)
-    valid = np.zeros((1, size, size), dtype=np.float32)
+    valid = np.zeros((1, canvas_height, canvas_width), dtype=np.float32)
     valid[0, :height, :width] = 1.0
     return torch.from_numpy(target), torch.from_numpy(valid)
 
@@ -79,6 +87,17 @@ class TrainingRows(Dataset):
         self.absent = absent
         self.seed = seed
         self.feature_cache = feature_cache
+        self._canvases: dict[Path, tuple[int, int]] = {}
+
+    def canvas_keys(self, epoch: int) -> list[tuple[int, int]]:
+        """Return each row's canvas (height, width) in ``epoch``; absent rows differ by epoch."""
+        return [self._canvas(self.sample_at(epoch, index).image_path) for index in range(len(self))]
+
+    def _canvas(self, path: Path) -> tuple[int, int]:
+        if path not in self._canvases:
+            width, height = read_image_size(path)
+            self._canvases[path] = self.letterboxing.canvas(height, width)
+        return self._canvases[path]
 
     def __len__(self) -> int:
         return len(self.samples) + (len(self.absent) if self.absent is not None else 0)
@@ -105,17 +124,19 @@ class TrainingRows(Dataset):
             mask, text = np.ascontiguousarray(mask[:, ::-1]), swap_left_right(text)
         assert self.feature_cache is not None
         features = self.feature_cache.load(sample.image_path, flipped)
-        geometry = letterbox_geometry(height, width, self.letterboxing.input_size)
+        geometry = self.letterboxing.geometry(height, width)
         return _row(text, mask, geometry, features=features)
 
     def _encoded_row(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
         pixels = load_image(sample.image_path).pixels
         mask, text = sample.load_mask(pixels.shape[:2]), sample.text
+        # A crop keeps the photo's canvas, so that its rows still batch with the photo's bucket.
+        canvas = self.letterboxing.canvas(*pixels.shape[:2])
         if self.augmentation is not None:
             row = augment_row(pixels, mask, text, self.augmentation, rng)
             pixels, mask, text = row.pixels, row.mask, row.text
         boxing = self.letterboxing
-        image, geometry = prepare_image(pixels, boxing.input_size, boxing.mean, boxing.std)
+        image, geometry = prepare_image(pixels, boxing.input_size, boxing.mean, boxing.std, canvas)
         return _row(text, mask, geometry, image=image)
 
 
