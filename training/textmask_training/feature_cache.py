@@ -4,9 +4,9 @@ Image features are only valid for the exact encoder weights and input size, so t
 folder is named by a fingerprint of the image encoder's config, the input size and, when the
 checkpoint stores the encoder (random or trained weights), a hash of those weights. Files are
 named by a hash of the image file's bytes, so a renamed image still hits and an edited one
-misses. Each file contains the four maps as float16. When the last encoder stages train, their maps are
-recomputed at each use from the cached map before them, so only the frozen stages are cached in
-effect.
+misses. Each file contains the four maps as float16. When the last encoder stages train,
+their maps are recomputed at each use from the cached map before them, so in effect only the
+frozen stages are cached.
 """
 
 from __future__ import annotations
