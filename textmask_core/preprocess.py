@@ -49,8 +49,11 @@ def _multiple(length: float) -> int:
 def letterbox_geometry(
     height: int, width: int, input_size: int, canvas: bool | tuple[int, int] = False
 ) -> Letterbox:
-    """Fit an image into its canvas: ``canvas`` is True for aspect buckets, False for the
-    ``input_size`` square, or a given (height, width)."""
+    """Return the geometry that fits an image into its canvas.
+
+    ``canvas`` is True for aspect buckets, False for the ``input_size`` square, or a given
+    (height, width).
+    """
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")
     if not isinstance(canvas, tuple):
@@ -79,7 +82,7 @@ def prepare_image(
     canvas: bool | tuple[int, int] = False,
 ) -> tuple[torch.Tensor, Letterbox]:
     """Return the normalised, padded (3, canvas height, canvas width) float32 tensor for an
-    (H, W, 3) uint8 RGB image; ``canvas`` as in ``letterbox_geometry``."""
+    (H, W, 3) uint8 RGB image. ``canvas`` is as in ``letterbox_geometry``."""
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"expected a uint8 (H, W, 3) RGB array, got {pixels.dtype} {pixels.shape}")
     geometry = letterbox_geometry(pixels.shape[0], pixels.shape[1], input_size, canvas)

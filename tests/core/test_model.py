@@ -133,7 +133,7 @@ def _encoder_with(kind: str, **changes) -> ImageEncoderConfig:
 
 
 @pytest.mark.parametrize("kind", ["resnet", "efficientnet_lite0"])
-def test_forward_from_recomputes_the_later_maps(kind):
+def test_forward_from_matches_full_forward(kind):
     torch.manual_seed(0)
     encoder = build_image_encoder(_encoder_with(kind)).eval()
     with torch.no_grad():
@@ -150,7 +150,7 @@ def test_forward_from_recomputes_the_later_maps(kind):
 @pytest.mark.parametrize(
     ("frozen", "stages", "expected"), [(True, 0, 4), (True, 1, 3), (True, 3, 1), (False, 0, 0)]
 )
-def test_first_trained_map_follows_the_unfrozen_stages(frozen, stages, expected):
+def test_first_trained_map_per_stages(frozen, stages, expected):
     config = _encoder_with("resnet", frozen=frozen, trainable_stages=stages)
     assert build_image_encoder(config).first_trained_map() == expected
 

@@ -139,7 +139,7 @@ def test_letterbox_keeps_aspect_ratio():
         (10, 1000, (352, 736), (7, 736)),  # wider than any bucket: the widest one
     ],
 )
-def test_aspect_buckets_give_tall_photos_more_pixels(height, width, canvas, resized):
+def test_aspect_bucket_canvas_sizes(height, width, canvas, resized):
     geometry = letterbox_geometry(height, width, 512, canvas=True)
     assert geometry.canvas_size == canvas
     assert geometry.resized_size == resized
@@ -159,7 +159,7 @@ def test_restore_map_bucket_canvas_exact():
     assert restored[160:].max() < 0.5
 
 
-def test_predictor_with_aspect_buckets_keeps_the_original_size():
+def test_bucket_predictor_keeps_photo_size():
     torch.manual_seed(0)
     config = dataclasses.replace(preset_config("tiny"), input_size=128, aspect_buckets=True)
     predictor = Predictor(build_model(config), device="cpu")

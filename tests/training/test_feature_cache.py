@@ -49,7 +49,7 @@ def test_renamed_image_hits_cache(model, tmp_path):
         cache.load(copy, True)
 
 
-def test_trained_last_stage_is_recomputed_from_cached_maps(model, tmp_path):
+def test_trained_stage_recomputed_from_cache(model, tmp_path):
     manifest = write_manifest(tmp_path / "data", images=1)
     image = manifest.parent / "images" / "shapes_000.png"
     select_trainable(model, "fusion+head", image_stages=1)
@@ -67,7 +67,7 @@ def test_trained_last_stage_is_recomputed_from_cached_maps(model, tmp_path):
         assert torch.allclose(level, reference, atol=3e-2, rtol=1e-2)
 
 
-def test_cache_refuses_a_trained_first_stage(model, tmp_path):
+def test_cache_rejects_trained_first_stage(model, tmp_path):
     select_trainable(model, "fusion+head", image_stages=4)
     cache = ImageFeatureCache(tmp_path / "cache", model)
     maps = [torch.zeros(1, 8, 4, 4)] * 4

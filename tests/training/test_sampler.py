@@ -10,7 +10,7 @@ BATCH = 4
 
 
 def _groups(epoch: int) -> list[str]:
-    # 11 tall rows and 6 wide ones; in odd epochs row 16 turns tall, as an absent row can.
+    # 11 tall rows and 6 wide ones. In odd epochs row 16 turns tall, as an absent row can.
     keys = ["tall"] * 11 + ["wide"] * 6
     if epoch % 2:
         keys[16] = "tall"
@@ -37,7 +37,7 @@ def test_grouped_batches_cover_every_row():
         assert len(batches) == sampler.batches_in(epoch) == expected
 
 
-def test_grouped_order_is_reproducible_and_changes_by_epoch():
+def test_grouped_order_reproducible_per_epoch():
     first = _batches(ResumableSampler(17, BATCH, seed=3, groups=_groups), 0)
     again = _batches(ResumableSampler(17, BATCH, seed=3, groups=_groups), 0)
     assert first == again
@@ -50,7 +50,7 @@ def test_grouped_resume_skips_whole_batches():
     assert _batches(sampler, 0, skip=2) == full[2:]
 
 
-def test_ranks_take_equal_shares_of_the_batches():
+def test_ranks_get_equal_batch_counts():
     ranks = [
         ResumableSampler(17, BATCH, seed=3, rank=r, world_size=2, groups=_groups) for r in (0, 1)
     ]

@@ -147,7 +147,7 @@ def test_frozen_encoder_uses_feature_cache(shapes, tmp_path):
     assert len(cached) == 48  # 24 images, each unflipped and flipped
 
 
-def test_trained_last_stage_reads_the_feature_cache(shapes, tmp_path):
+def test_last_stage_trains_on_cache(shapes, tmp_path):
     """The last stage trains on cached early maps, and the steps match online encoding."""
     changes = {"trainable": "fusion+head", "image_trainable_stages": 1, "max_steps": 2}
     cached = _config(shapes, tmp_path / "cached", **changes)
@@ -167,7 +167,7 @@ def test_trained_last_stage_reads_the_feature_cache(shapes, tmp_path):
     )
 
 
-def test_aspect_bucket_model_trains_on_mixed_photo_shapes(tmp_path):
+def test_bucket_model_trains_mixed_shapes(tmp_path):
     """Wide, tall and square photos go to three canvases, and each batch uses one of them."""
     sizes = [(48, 36), (36, 48), (40, 40)]
     train_manifest = write_manifest(tmp_path / "train", images=24, seed=1, size=sizes)
@@ -194,7 +194,7 @@ def test_aspect_bucket_model_trains_on_mixed_photo_shapes(tmp_path):
     assert shapes == {(24, 40), (40, 24), (32, 32)}
 
 
-def test_encoder_lr_scale_slows_the_encoder_group(shapes, tmp_path):
+def test_encoder_lr_scale_sets_group_rate(shapes, tmp_path):
     config = _config(
         shapes,
         tmp_path,

@@ -31,14 +31,15 @@ class ImageEncoder(nn.Module):
     def stages(self) -> list[nn.Module]:
         """Return the encoder's stages from input to output, for partial unfreezing.
 
-        Stage 0 is the stem; stage i (i >= 1) outputs feature map i - 1.
+        Stage 0 is the stem, and stage i (i >= 1) outputs feature map i - 1.
         """
         raise NotImplementedError
 
     def first_trained_map(self) -> int:
         """Return the index of the first feature map a trained stage computes.
 
-        ``len(FEATURE_STRIDES)`` when no stage trains; 0 when the stem or the first stage does.
+        The index is ``len(FEATURE_STRIDES)`` when no stage trains, and 0 when the stem or the
+        first stage does.
         """
         for index, stage in enumerate(self.stages()):
             if any(parameter.requires_grad for parameter in stage.parameters()):
@@ -62,7 +63,7 @@ class ImageEncoder(nn.Module):
 
 
 def _run_stage(stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    # EfficientNet stages are lists of blocks; ResNet stages are Sequential modules.
+    # EfficientNet stages are lists of blocks, while ResNet stages are Sequential modules.
     if isinstance(stage, nn.ModuleList):
         for block in stage:
             x = block(x)

@@ -85,7 +85,7 @@ class ImageFeatureCache:
             return maps
         if self.recompute_from == 0:
             raise ValueError(
-                "cached features cannot serve a model whose stem or first stage trains; "
+                "cached features cannot serve a model whose stem or first stage trains, so "
                 "encode images online"
             )
         return model.image_encoder.forward_from(maps, self.recompute_from)
@@ -117,7 +117,7 @@ class ImageFeatureCache:
         missing = [pair for pair in dict.fromkeys(images) if not self.file_for(*pair).is_file()]
         if missing:
             logger.info("encoding %d image(s) into the feature cache %s", len(missing), self.folder)
-        # A batch needs one canvas shape; with aspect buckets, images are grouped by theirs.
+        # A batch needs one canvas shape, so images are encoded in groups of equal canvas.
         config = model.config
         by_canvas: dict[tuple[int, int], list[tuple[Path, bool]]] = defaultdict(list)
         for pair in missing:
@@ -133,14 +133,13 @@ class ImageFeatureCache:
         self, model: TextMaskModel, pairs: list[tuple[Path, bool]], device: torch.device
     ) -> None:
         mean, std = model.normalization
+        config = model.config
         tensors = []
         for path, flipped in pairs:
             pixels = load_image(path).pixels
             pixels = pixels[:, ::-1].copy() if flipped else pixels
-            config = model.config
-            tensors.append(
-                prepare_image(pixels, config.input_size, mean, std, config.aspect_buckets)[0]
-            )
+            image, _ = prepare_image(pixels, config.input_size, mean, std, config.aspect_buckets)
+            tensors.append(image)
         with torch.inference_mode(), autocast_context(device):
             maps = model.encode_image(torch.stack(tensors).to(device))
         for row, pair in enumerate(pairs):

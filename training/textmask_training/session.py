@@ -55,7 +55,7 @@ class TrainingForward(nn.Module):
         super().__init__()
         self.model = model
         self.penalty: StartingPointPenalty | None = None  # set once the weights are final
-        self.image_cache: ImageFeatureCache | None = None  # completes cached features
+        self.image_cache: ImageFeatureCache | None = None  # reruns trained stages on its maps
 
     def forward(
         self,
@@ -257,8 +257,8 @@ def _loader(rows: TrainingRows, sampler: ResumableSampler, config: TrainConfig) 
 
 
 def _optimizer(model: TextMaskModel, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with one group for the encoders' trained weights (at ``encoder_lr_scale``) and one
-    for the rest; a group with no trained weights is left out."""
+    """Build AdamW with one group for the encoders' trained weights (at ``encoder_lr_scale``)
+    and one for the rest. A group with no trained weights is left out."""
     encoder_names = ("image_encoder.", "text_encoder.")
     encoders, others = [], []
     for name, parameter in model.named_parameters():

@@ -90,7 +90,7 @@ class TrainingRows(Dataset):
         self._canvases: dict[Path, tuple[int, int]] = {}
 
     def canvas_keys(self, epoch: int) -> list[tuple[int, int]]:
-        """Return each row's canvas (height, width) in ``epoch``; absent rows differ by epoch."""
+        """Return each row's canvas (height, width) in ``epoch``. Absent rows differ by epoch."""
         return [self._canvas(self.sample_at(epoch, index).image_path) for index in range(len(self))]
 
     def _canvas(self, path: Path) -> tuple[int, int]:

@@ -24,7 +24,7 @@ class _Length:
 
 
 RowGroups = Callable[[int], Sequence[Hashable]]
-"""Given an epoch, one key per row; the rows of a batch must share their key."""
+"""A function from an epoch to one key per row. The rows of a batch must share their key."""
 
 
 class ResumableSampler(Sampler[RowKey]):
@@ -61,7 +61,8 @@ class ResumableSampler(Sampler[RowKey]):
 
     @property
     def batches_per_epoch(self) -> int:
-        """Batches in the epoch given to the latest ``start`` (in any epoch without groups)."""
+        """Return the number of batches in the epoch of the latest ``start`` (any epoch without
+        groups)."""
         return self.batches_in(self._epoch)
 
     def batches_in(self, epoch: int) -> int:
