@@ -1,4 +1,4 @@
-"""The ranking AUC that the presence sweep reports beside its table."""
+"""The ranking AUC and the split of absent rows that the presence sweep reports."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from textmask_training.recipes.presence_sweep import ranking_auc
+from textmask_training.recipes.presence_sweep import ranking_auc, related_to_present
 
 
 def test_auc_of_separated_scores():
@@ -37,3 +37,14 @@ def test_auc_matches_counting_all_pairs():
 def test_auc_needs_both_kinds():
     with pytest.raises(ValueError, match="positive and one negative"):
         ranking_auc([0.5], [])
+
+
+def test_absent_rows_split_by_relation_to_present_texts():
+    texts = ["shoes", "person", "heels", "necklace", "the man on the left", "bags"]
+    present = [True, True, False, False, False, False]
+    # "heels" shares the footwear group with "shoes", "man" the person group with "person".
+    assert related_to_present(texts, present) == [False, False, True, False, True, False]
+
+
+def test_no_absent_row_is_related_when_nothing_is_present():
+    assert related_to_present(["shoes", "heels"], [False, False]) == [False, False]

@@ -5,6 +5,9 @@ Usage: python -m textmask_training.recipes.presence_sweep MODEL MANIFEST [--limi
 Predicts every row once and applies each presence threshold afterwards, so the table costs one
 pass over the manifest. A threshold of 0 turns the presence score off. The line under the table
 gives the presence score's ranking AUC: the chance that a present row scores above an absent one.
+The last table splits the absent rows in two: those whose text is related to a text that is
+present in the same photo ("heels" on a photo labelled "shoes", by the rule that keeps such
+pairs out of the training's absent rows), and the others.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from textmask_core.manifest import read_manifest
 from textmask_core.metrics import score_row, summarise
 from textmask_core.model import load_model
 from textmask_core.predictor import Prediction, Predictor
+from textmask_training.data.absent import is_related
 from textmask_training.evaluate import group_by_image
 
 THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)
@@ -35,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     predictor = Predictor(model, "cpu")
     groups = list(group_by_image(read_manifest(options.manifest)).items())[: options.limit]
     answers: list[tuple[Prediction, np.ndarray, str]] = []
+    related: list[bool] = []
     for image_path, rows in groups:
         predictor.set_image(load_image(image_path))
         predictions = predictor.predict_many([row.text for row in rows])
-        answers += [(p, load_mask(r.mask), r.text) for p, r in zip(predictions, rows, strict=True)]
+        truths = [load_mask(row.mask) for row in rows]
+        answers += [(p, t, r.text) for p, t, r in zip(predictions, truths, rows, strict=True)]
+        related += related_to_present([r.text for r in rows], [t.any() for t in truths])
     print("| presence threshold | mean IoU (present rows) | absent rows answered empty |")
     print("|---|---|---|")
     for threshold in THRESHOLDS:
@@ -52,7 +59,32 @@ def main(argv: list[str] | None = None) -> int:
     absent = [prediction.presence for prediction, truth, _ in answers if not truth.any()]
     if present and absent:
         print(f"\nPresence AUC, present against absent rows: {ranking_auc(present, absent):.3f}")
+    print_absent_split(answers, related)
     return 0
+
+
+def related_to_present(texts: Sequence[str], present: Sequence[bool]) -> list[bool]:
+    """For the rows of one photo, mark the absent rows whose text is related to a present one."""
+    present_texts = [text for text, here in zip(texts, present, strict=True) if here]
+    pairs = zip(texts, present, strict=True)
+    return [not here and is_related(text, present_texts) for text, here in pairs]
+
+
+def print_absent_split(
+    answers: Sequence[tuple[Prediction, np.ndarray, str]], related: Sequence[bool]
+) -> None:
+    """Print the share of absent rows answered empty, for related and unrelated texts."""
+    print("\n| absent rows | rows | answered empty at threshold 0.5 |")
+    print("|---|---|---|")
+    for label, expected in (("text related to a present one", True), ("other texts", False)):
+        scores = [
+            score_row(text, prediction.mask(), truth)
+            for (prediction, truth, text), is_related_row in zip(answers, related, strict=True)
+            if not truth.any() and is_related_row == expected
+        ]
+        if scores:
+            share = summarise(scores).absent_accuracy
+            print(f"| {label} | {len(scores)} | {share:.3f} |")
 
 
 def ranking_auc(positive: Sequence[float], negative: Sequence[float]) -> float:
