@@ -124,3 +124,17 @@ def test_recipe_rejects_zero_referring_repeats(tmp_path, capsys):
         main([str(tmp_path), str(tmp_path / "out"), "--referring-repeats", "0"])
     assert stopped.value.code == 2
     assert "--referring-repeats must be at least 1" in capsys.readouterr().err
+
+
+def test_prepare_writes_side_by_side_source(tmp_path):
+    rows = [("ccp_clothing__0001.png", "skirt"), ("ccp_clothing__0002.png", "skirt")]
+    _write_split(tmp_path / "default-train", rows)
+    _write_split(tmp_path / "default-val", rows[:1])
+    prepare(tmp_path, tmp_path / "out", side_by_side=2)
+    with (tmp_path / "out" / "train-side-by-side.csv").open(newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    assert {Path(row["image"]).parent for row in pairs} == {
+        (tmp_path / "out" / "side_by_side" / "images").resolve()
+    }
+    assert "skirt" in {row["text"] for row in pairs}
+    assert any("left" in row["text"] or "right" in row["text"] for row in pairs)

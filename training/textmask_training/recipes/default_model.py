@@ -1,12 +1,14 @@
 """Build the training and evaluation manifests of the shipped default model.
 
 Usage: python -m textmask_training.recipes.default_model DATASETS_FOLDER OUT_FOLDER
-    [--referring-repeats N]
+    [--referring-repeats N] [--side-by-side N]
 
 DATASETS_FOLDER contains default-train/ and default-val/ (manifest.csv and instances.csv).
 OUT_FOLDER receives manifests with absolute paths:
 - train.csv: every training row, rare classes repeated (each repeat with another phrasing),
-  phrasing variants, and referring rows from the per-instance masks. As one source, its absent
+  phrasing variants, and referring rows from the per-instance masks (and, with --side-by-side N,
+  from N pairs of training photos pasted side by side, written under side_by_side/; see
+  side_by_side.py). As one source, its absent
   rows may ask any photo for any training text; the shipped model was trained on it;
 - train-coco.csv and train-fashion.csv: the same rows split by the data set the photo comes
   from (the file name's part before "__"). Passed together to ``textmask train``, they make
@@ -33,6 +35,7 @@ from pathlib import Path
 from textmask_core.manifest import ManifestRow, read_manifest
 from textmask_training.recipes.phrasing import SYNONYMS, random_phrasing
 from textmask_training.recipes.referring import TEMPLATES, read_instances, referring_cases
+from textmask_training.recipes.side_by_side import COMPOSITE_PREFIX, side_by_side_rows
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +91,11 @@ def validation_synonyms(rows: list[ManifestRow]) -> tuple[list, list]:
 
 
 # File-name prefixes of default-train's photos, and the name of the manifest for their rows.
-PHOTO_SOURCES = {"ccp_clothing": "fashion", "coco128_panoptic": "coco"}
+PHOTO_SOURCES = {
+    "ccp_clothing": "fashion",
+    "coco128_panoptic": "coco",
+    COMPOSITE_PREFIX: "side-by-side",
+}
 
 
 def photo_source(image: Path) -> str:
@@ -112,7 +119,11 @@ def write_manifest(path: Path, rows: list[tuple[Path, str, Path]]) -> None:
 
 
 def prepare(
-    datasets: Path, out: Path, seed: int = 0, referring_repeats: int = REFERRING_REPEATS
+    datasets: Path,
+    out: Path,
+    seed: int = 0,
+    referring_repeats: int = REFERRING_REPEATS,
+    side_by_side: int = 0,
 ) -> None:
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +135,8 @@ def prepare(
     # Keep each image's rows together in file order, so "first N images" selections stay whole.
     order = {row.image: index for index, row in enumerate(train)}
     train_rows.sort(key=lambda item: order.get(item[0], len(order)))
+    if side_by_side:
+        train_rows += side_by_side_rows(train, out / "side_by_side", side_by_side, rng)
     write_manifest(out / "train.csv", train_rows)
     by_source: dict[str, list[tuple[Path, str, Path]]] = {}
     for item in train_rows:
@@ -153,11 +166,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help=f"training rows per referring case (default: {REFERRING_REPEATS})",
     )
+    parser.add_argument(
+        "--side-by-side",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write N pairs of training photos side by side with referring rows (default: 0)",
+    )
     options = parser.parse_args(argv)
     if options.referring_repeats < 1:
         parser.error(f"--referring-repeats must be at least 1, got {options.referring_repeats}")
+    if options.side_by_side < 0:
+        parser.error(f"--side-by-side must be 0 or more, got {options.side_by_side}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    prepare(options.datasets, options.out, referring_repeats=options.referring_repeats)
+    prepare(
+        options.datasets,
+        options.out,
+        referring_repeats=options.referring_repeats,
+        side_by_side=options.side_by_side,
+    )
     return 0
 
 
