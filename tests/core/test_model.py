@@ -196,6 +196,36 @@ def test_conditioned_presence_needs_a_conditioned_coarsest_map():
         build_model(_tiny_with_presence("conditioned", fusion=fusion))
 
 
+def test_masked_presence_reads_the_map_under_the_mask():
+    torch.manual_seed(3)
+    model = build_model(_tiny_with_presence("masked")).eval()
+    features = model.encode_image(torch.randn(2, 3, 64, 64))
+    text = model.encode_text(["cat", "dog", "tree"])
+    image_index = torch.tensor([0, 1, 1])
+    assert model.decode(features, text, image_index).presence_logits.shape == (3,)
+    fused = model.fusion(features, text, image_index)
+    size = fused.maps[0].shape[-1]
+    # Two masks of the same size and logits in opposite corners: only the region differs.
+    corner = torch.full((3, 1, size, size), -8.0)
+    corner[..., : size // 2, : size // 2] = 8.0
+    opposite = corner.flip(-1).flip(-2)
+    first = model.mask_head._presence(fused, text.pooled, corner)
+    second = model.mask_head._presence(fused, text.pooled, opposite)
+    assert not torch.allclose(first, second)
+
+
+def test_masked_presence_leaves_the_mask_alone():
+    model = build_model(_tiny_with_presence("masked"))
+    features = model.encode_image(torch.randn(1, 3, 64, 64))
+    text = model.encode_text(["cat"])
+    output = model.decode(features, text)
+    # The presence loss must not reach the mask logits, only the fusion and the presence layers.
+    (gradient,) = torch.autograd.grad(
+        output.presence_logits.sum(), output.mask_logits, allow_unused=True
+    )
+    assert gradient is None
+
+
 def test_unknown_presence_input_rejected():
     with pytest.raises(ValueError, match="presence_input"):
         build_model(_tiny_with_presence("text"))

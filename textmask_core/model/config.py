@@ -63,6 +63,9 @@ class MaskHeadConfig:
     # the pooled prompt. "conditioned": the prompt-conditioned coarsest map, max- and
     # mean-pooled, and the highest mask logit. Without the bare prompt the score cannot learn
     # how often each word was present in training. It needs 32 in fusion.conditioned_strides.
+    # "masked": as "image+text", plus the finest prompt-conditioned map averaged over the
+    # predicted mask and the mask's highest logit and mean probability, so that the score can
+    # judge the region that the mask found.
     presence_input: str = "image+text"
 
 

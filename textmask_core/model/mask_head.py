@@ -11,7 +11,7 @@ from torch import nn
 from textmask_core.model.config import MaskHeadConfig
 from textmask_core.model.fusion import FusedFeatures
 
-PRESENCE_INPUTS = ("image+text", "conditioned")
+PRESENCE_INPUTS = ("image+text", "conditioned", "masked")
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,11 @@ class MaskHead(nn.Module):
                 f"mask_head.presence_input must be one of {', '.join(PRESENCE_INPUTS)}, "
                 f"got {config.presence_input!r}"
             )
-        summary_dim = (
-            fused_dim + text_dim if config.presence_input == "image+text" else 2 * fused_dim + 1
-        )
+        summary_dim = {
+            "image+text": fused_dim + text_dim,
+            "conditioned": 2 * fused_dim + 1,
+            "masked": 2 * fused_dim + text_dim + 2,
+        }[config.presence_input]
         self.presence = (
             nn.Sequential(nn.Linear(summary_dim, 128), nn.ReLU(), nn.Linear(128, 1))
             if config.presence
@@ -115,10 +117,30 @@ class MaskHead(nn.Module):
         if self.config.presence_input == "image+text":
             # Max over positions of the coarsest map: "is there any place that matches?"
             summary = [coarsest.amax(dim=(2, 3)), pooled_text]
-        else:
+        elif self.config.presence_input == "conditioned":
             summary = [
                 coarsest.amax(dim=(2, 3)),
                 coarsest.mean(dim=(2, 3)),
                 mask_logits.amax(dim=(1, 2, 3)).unsqueeze(1),
             ]
+        else:
+            # Detached, so the presence loss judges the region that the mask found without
+            # reshaping the mask.
+            mask_logits = mask_logits.detach()
+            summary = [
+                coarsest.amax(dim=(2, 3)),
+                _mean_under_mask(fused, mask_logits),
+                pooled_text,
+                mask_logits.amax(dim=(1, 2, 3)).unsqueeze(1),
+                torch.sigmoid(mask_logits).mean(dim=(1, 2, 3)).unsqueeze(1),
+            ]
         return self.presence(torch.cat(summary, dim=1)).squeeze(1)
+
+
+def _mean_under_mask(fused: FusedFeatures, mask_logits: torch.Tensor) -> torch.Tensor:
+    """Average the finest prompt-conditioned map over each prompt's mask: (P, fused_dim)."""
+    index = fused.per_prompt.index(True)
+    features = fused.maps[index]  # (P, dim, h, w)
+    weights = F.interpolate(torch.sigmoid(mask_logits), size=features.shape[-2:], mode="area")
+    total = weights.sum(dim=(2, 3)).clamp_min(1e-6)  # (P, 1)
+    return (features * weights).sum(dim=(2, 3)) / total
