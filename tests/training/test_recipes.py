@@ -129,7 +129,7 @@ def test_recipe_rejects_zero_referring_repeats(tmp_path, capsys):
 def test_prepare_writes_side_by_side_source(tmp_path):
     rows = [("ccp_clothing__0001.png", "skirt"), ("ccp_clothing__0002.png", "skirt")]
     _write_split(tmp_path / "default-train", rows)
-    _write_split(tmp_path / "default-val", rows[:1])
+    _write_split(tmp_path / "default-val", rows)
     prepare(tmp_path, tmp_path / "out", side_by_side=2)
     with (tmp_path / "out" / "train-side-by-side.csv").open(newline="") as handle:
         pairs = list(csv.DictReader(handle))
@@ -138,3 +138,11 @@ def test_prepare_writes_side_by_side_source(tmp_path):
     }
     assert "skirt" in {row["text"] for row in pairs}
     assert any("left" in row["text"] or "right" in row["text"] for row in pairs)
+    with (tmp_path / "out" / "val_side_by_side.csv").open(newline="") as handle:
+        referring = list(csv.DictReader(handle))
+    with (tmp_path / "out" / "val_side_by_side_bare.csv").open(newline="") as handle:
+        bare = list(csv.DictReader(handle))
+    assert referring
+    assert [row["mask"] for row in bare] == [row["mask"] for row in referring]
+    assert {row["text"] for row in bare} == {"skirt"}
+    assert all(row["text"] != "skirt" for row in referring)

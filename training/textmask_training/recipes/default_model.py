@@ -18,7 +18,10 @@ OUT_FOLDER receives manifests with absolute paths:
 - val_referring.csv and val_referring_bare.csv: referring rows of the validation images, and
   the same rows prompted with the bare class name;
 - val_synonyms.csv and val_synonyms_bare.csv: validation rows of classes with a synonym,
-  prompted with the synonym and with the class name.
+  prompted with the synonym and with the class name;
+- with --side-by-side, val_side_by_side.csv and val_side_by_side_bare.csv: the referring rows
+  of 120 pairs of validation photos (under side_by_side_val/), and the same rows prompted with
+  the bare class name.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ from pathlib import Path
 from textmask_core.manifest import ManifestRow, read_manifest
 from textmask_training.recipes.phrasing import SYNONYMS, random_phrasing
 from textmask_training.recipes.referring import TEMPLATES, read_instances, referring_cases
-from textmask_training.recipes.side_by_side import COMPOSITE_PREFIX, side_by_side_rows
+from textmask_training.recipes.side_by_side import (
+    COMPOSITE_PREFIX,
+    one_object_label,
+    side_by_side_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +53,10 @@ MAX_REPEATS = 6
 # The shipped model was trained with 3 (about 3 % of the rows), and 10 (about 9 %) did not teach
 # the model to pick one object either (docs/model-card.md, "What was tried").
 REFERRING_REPEATS = 3
+# Pairs of validation photos for the side-by-side referring rows, and their own random seed so
+# that they stay the same whatever the training rows are.
+VALIDATION_PAIRS = 120
+VALIDATION_PAIRS_SEED = 5
 
 
 def balanced_rows(rows: list[ManifestRow], rng: random.Random) -> list[tuple[Path, str, Path]]:
@@ -88,6 +99,17 @@ def validation_synonyms(rows: list[ManifestRow]) -> tuple[list, list]:
             synonym_rows.append((row.image, synonym, row.mask))
             bare.append((row.image, row.text, row.mask))
     return synonym_rows, bare
+
+
+def validation_side_by_side(rows: list[ManifestRow], out: Path) -> tuple[list, list]:
+    pairs = side_by_side_rows(rows, out, VALIDATION_PAIRS, random.Random(VALIDATION_PAIRS_SEED))
+    referring, bare = [], []
+    for image, text, mask in pairs:
+        label = one_object_label(Path(mask))
+        if label is not None:
+            referring.append((image, text, mask))
+            bare.append((image, label, mask))
+    return referring, bare
 
 
 # File-name prefixes of default-train's photos, and the name of the manifest for their rows.
@@ -150,6 +172,10 @@ def prepare(
     synonyms, synonyms_bare = validation_synonyms(val)
     write_manifest(out / "val_synonyms.csv", synonyms)
     write_manifest(out / "val_synonyms_bare.csv", synonyms_bare)
+    if side_by_side:
+        pairs, pairs_bare = validation_side_by_side(val, out / "side_by_side_val")
+        write_manifest(out / "val_side_by_side.csv", pairs)
+        write_manifest(out / "val_side_by_side_bare.csv", pairs_bare)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,9 +6,9 @@ the left" has one clear mask: the left photo's. Pasting the second photo smaller
 "biggest" case. The same photos with the bare class name get both masks, so the pair teaches the
 difference between the phrase and the name.
 
-Each composite is written as a JPEG with one 8-bit PNG mask per row; the relations kept are the
-ones that pass the rules of ``referring.py`` (a clear gap between the centres, a clearly larger
-area), measured on the composite.
+Each composite is written as a JPEG with one 8-bit PNG mask per row. A relation is kept only
+if it passes the rules of ``referring.py`` on the composite: a clear gap between the centres,
+or a clearly larger area.
 """
 
 from __future__ import annotations
@@ -88,6 +88,16 @@ def side_by_side_rows(
         output += _composite(photos[first], photos[second], small, out, name, rng)
     logger.info("wrote %d side-by-side photos with %d rows under %s", count, len(output), out)
     return output
+
+
+def one_object_label(mask: Path) -> str | None:
+    """Return the class of a mask written for one object of a pair, or None for a both-photos mask.
+
+    Masks are named ``<composite>__<label>.png`` for both photos and
+    ``<composite>__<label>__big.png`` or ``__other.png`` for one of them.
+    """
+    parts = mask.stem.split("__")
+    return parts[2] if len(parts) == 4 and parts[3] in ("big", "other") else None
 
 
 def _composite(
