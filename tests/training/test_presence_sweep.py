@@ -46,5 +46,5 @@ def test_absent_rows_split_by_relation_to_present_texts():
     assert related_to_present(texts, present) == [False, False, True, False, True, False]
 
 
-def test_no_absent_row_is_related_when_nothing_is_present():
+def test_nothing_present_relates_nothing():
     assert related_to_present(["shoes", "heels"], [False, False]) == [False, False]

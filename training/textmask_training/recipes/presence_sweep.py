@@ -65,15 +65,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def related_to_present(texts: Sequence[str], present: Sequence[bool]) -> list[bool]:
     """For the rows of one photo, mark the absent rows whose text is related to a present one."""
-    present_texts = [text for text, here in zip(texts, present, strict=True) if here]
+    present_texts = [text for text, is_present in zip(texts, present, strict=True) if is_present]
     pairs = zip(texts, present, strict=True)
-    return [not here and is_related(text, present_texts) for text, here in pairs]
+    return [not is_present and is_related(text, present_texts) for text, is_present in pairs]
 
 
 def print_absent_split(
     answers: Sequence[tuple[Prediction, np.ndarray, str]], related: Sequence[bool]
 ) -> None:
-    """Print the share of absent rows answered empty, for related and unrelated texts."""
+    """Print the share of absent rows with an empty mask, for related and unrelated texts."""
     print("\n| absent rows | rows | answered empty at threshold 0.5 |")
     print("|---|---|---|")
     for label, expected in (("text related to a present one", True), ("other texts", False)):
