@@ -70,6 +70,22 @@ class MaskHeadConfig:
 
 
 @dataclass(frozen=True)
+class ClassPriorConfig:
+    """A prior map from the image encoder's own ImageNet classifier.
+
+    The classifier runs at every position of the coarsest feature map. The prompt is matched to
+    the 1,000 ImageNet class names by the cosine of their sentence features, and the prior is
+    where the ``top_k`` closest classes are likely, weighted by a softmax of those cosines at
+    ``temperature``. It gives the decoder the encoder's knowledge of classes that the training
+    data shows rarely. Needs a frozen text encoder.
+    """
+
+    enabled: bool = False
+    top_k: int = 5
+    temperature: float = 0.05
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
@@ -80,6 +96,7 @@ class ModelConfig:
     # Pad each image to the canvas of its aspect-ratio bucket, about input_size squared pixels
     # (see textmask_core.preprocess), instead of to an input_size square.
     aspect_buckets: bool = False
+    class_prior: ClassPriorConfig = field(default_factory=ClassPriorConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +109,7 @@ class ModelConfig:
             "text_encoder": TextEncoderConfig,
             "fusion": FusionConfig,
             "mask_head": MaskHeadConfig,
+            "class_prior": ClassPriorConfig,
         }
         _reject_unknown_keys("model", data, {f.name for f in fields(cls)})
         kwargs: dict[str, Any] = {}

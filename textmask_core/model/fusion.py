@@ -89,10 +89,16 @@ class Fusion(nn.Module):
     The projection runs once per image. Levels in ``conditioned_strides`` are then repeated per
     prompt, attend to the text (``attention_strides``) and are scaled and shifted by the
     sentence feature. The other levels stay per image, which keeps the fine levels cheap.
+    With ``prior_channels`` > 0, ``forward`` also takes per-prompt prior maps at the coarsest
+    level (see ``textmask_core.model.class_prior``), added there through a 1x1 convolution.
     """
 
     def __init__(
-        self, config: FusionConfig, image_channels: tuple[int, ...], text_dim: int
+        self,
+        config: FusionConfig,
+        image_channels: tuple[int, ...],
+        text_dim: int,
+        prior_channels: int = 0,
     ) -> None:
         super().__init__()
         _check_strides(config)
@@ -110,10 +116,21 @@ class Fusion(nn.Module):
                 for stride in config.attention_strides
             }
         )
+        self.prior = nn.Conv2d(prior_channels, config.dim, 1) if prior_channels else None
+        if self.prior is not None:
+            # Start without the prior, as FiLM starts as the identity.
+            nn.init.zeros_(self.prior.weight)
+            nn.init.zeros_(self.prior.bias)
 
     def forward(
-        self, image_features: list[torch.Tensor], text: TextFeatures, image_index: torch.Tensor
+        self,
+        image_features: list[torch.Tensor],
+        text: TextFeatures,
+        image_index: torch.Tensor,
+        prior: torch.Tensor | None = None,
     ) -> FusedFeatures:
+        if (prior is None) != (self.prior is None):
+            raise ValueError("the fusion takes prior maps exactly when built with prior_channels")
         maps, per_prompt = [], []
         for level, stride in enumerate(FEATURE_STRIDES):
             x = self.lateral[level](image_features[level])  # (B, dim, h, w)
@@ -123,6 +140,8 @@ class Fusion(nn.Module):
                 if key in self.attention:
                     x = self.attention[key](x, text)
                 x = self.film[key](x, text.pooled)
+                if self.prior is not None and stride == max(FEATURE_STRIDES):
+                    x = x + self.prior(prior)
             maps.append(F.relu(x))
             per_prompt.append(key in self.film)
         return FusedFeatures(maps=maps, per_prompt=tuple(per_prompt), image_index=image_index)

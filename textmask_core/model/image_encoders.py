@@ -46,6 +46,16 @@ class ImageEncoder(nn.Module):
                 return max(index - 1, 0)
         return len(FEATURE_STRIDES)
 
+    def classifier_parts(self) -> tuple[nn.Module, nn.Linear]:
+        """Return the ImageNet classifier that follows the last feature map, in two parts.
+
+        The first maps the last feature map to the features the network pools, the second is
+        the linear layer over them. ``textmask_core.model.class_prior`` runs both at every
+        position. The parts are not submodules of the encoder: its state dict, stages and
+        freezing rule stay the same.
+        """
+        raise ValueError(f"{type(self).__name__} has no ImageNet classifier")
+
     def forward_from(self, features: Sequence[torch.Tensor], first: int) -> list[torch.Tensor]:
         """Recompute feature maps ``first`` onward from map ``first - 1``.
 
@@ -91,6 +101,14 @@ class EfficientNetLite0Encoder(ImageEncoder):
         self.activation = network._swish
         self.tap_indices, channels = _efficientnet_taps(network)
         self.out_channels = tuple(channels)
+        # A tuple, so that nn.Module does not register the classifier as a submodule.
+        self._classifier = (
+            nn.Sequential(network._conv_head, network._bn1, network._swish),
+            network._fc,
+        )
+
+    def classifier_parts(self) -> tuple[nn.Module, nn.Linear]:
+        return self._classifier
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         features = []
@@ -180,8 +198,12 @@ class ResNetEncoder(ImageEncoder):
         network = ResNet(block, list(config.resnet_layers))
         if config.weights is not None:
             state = _load_safetensors_weights(config.weights, "ResNet")
-            state = {key: value for key, value in state.items() if not key.startswith("fc.")}
+            # A file made from a fine-tuned network may carry another classifier; skip it then.
+            if state.get("fc.weight", network.fc.weight).shape != network.fc.weight.shape:
+                state = {key: value for key, value in state.items() if not key.startswith("fc.")}
             network.load_state_dict(state, strict=False)
+        # A tuple, so that nn.Module does not register the classifier as a submodule.
+        self._classifier = (nn.Identity(), network.fc)
         self.stem = nn.Sequential(network.conv1, network.bn1, network.relu, network.maxpool)
         self.layers = nn.ModuleList(
             [network.layer1, network.layer2, network.layer3, network.layer4]
@@ -199,6 +221,9 @@ class ResNetEncoder(ImageEncoder):
 
     def stages(self) -> list[nn.Module]:
         return [self.stem, *self.layers]
+
+    def classifier_parts(self) -> tuple[nn.Module, nn.Linear]:
+        return self._classifier
 
 
 def build_image_encoder(config: ImageEncoderConfig) -> ImageEncoder:

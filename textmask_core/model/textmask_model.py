@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from textmask_core.model.class_prior import PRIOR_CHANNELS, ClassPrior
 from textmask_core.model.config import ModelConfig
 from textmask_core.model.fusion import Fusion
 from textmask_core.model.image_encoders import build_image_encoder
@@ -26,7 +27,17 @@ class TextMaskModel(nn.Module):
         self.image_encoder = build_image_encoder(config.image_encoder)
         self.text_encoder = build_text_encoder(config.text_encoder)
         text_dim = self.text_encoder.out_channels
-        self.fusion = Fusion(config.fusion, self.image_encoder.out_channels, text_dim)
+        self.class_prior: ClassPrior | None = None
+        if config.class_prior.enabled:
+            if not config.text_encoder.frozen:
+                raise ValueError("class_prior needs a frozen text encoder (text_encoder.frozen)")
+            self.class_prior = ClassPrior(config.class_prior, self.image_encoder, text_dim)
+        self.fusion = Fusion(
+            config.fusion,
+            self.image_encoder.out_channels,
+            text_dim,
+            prior_channels=PRIOR_CHANNELS if self.class_prior is not None else 0,
+        )
         self.mask_head = MaskHead(config.mask_head, config.fusion.dim, text_dim)
         if config.mask_head.presence_input == "conditioned" and (
             32 not in config.fusion.conditioned_strides
@@ -61,7 +72,12 @@ class TextMaskModel(nn.Module):
                 torch.zeros(prompts, dtype=torch.long) if images == 1 else torch.arange(prompts)
             )
         image_index = image_index.to(image_features[0].device)
-        fused = self.fusion(image_features, text_features, image_index)
+        prior = None
+        if self.class_prior is not None:
+            prior = self.class_prior(
+                image_features[-1], text_features.pooled, image_index, self.text_encoder
+            )
+        fused = self.fusion(image_features, text_features, image_index, prior)
         return self.mask_head(fused, text_features.pooled)
 
     def forward(
@@ -93,6 +109,12 @@ class TextMaskModel(nn.Module):
         image, text = self.config.image_encoder, self.config.text_encoder
         if image.weights is None or not image.frozen or image.trainable_stages > 0:
             prefixes.append("image_encoder.")
+        if self.class_prior is not None:
+            # The classifier comes with the image encoder's weights; the encoded class names
+            # are always stored.
+            prefixes += ["class_prior.name_features", "class_prior.names_encoded"]
+            if image.weights is None:
+                prefixes += ["class_prior.head.", "class_prior.classifier."]
         if text.weights is None or not text.frozen:
             prefixes.append("text_encoder.")
         return tuple(prefixes)
