@@ -91,8 +91,6 @@ class ClassPrior(nn.Module):
         memo = self._last_images
         if memo is not None and memo[0] is coarsest:
             return memo[1], memo[2]
-        # NOTE: training on the feature cache reruns the classifier on every batch. Caching its
-        # output beside the image features would remove most of the time it adds per step.
         features = self.head(coarsest)  # (B, F, h, w)
         logits = torch.einsum("bfhw,kf->bkhw", features, self.classifier.weight)
         logits = logits + self.classifier.bias[None, :, None, None]
