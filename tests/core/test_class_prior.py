@@ -23,7 +23,7 @@ def _tiny_with_prior(**prior) -> ModelConfig:
 
 
 def _one_class_prior(model, class_name: str) -> ClassPrior:
-    """Make the model's classifier answer ``class_name`` where channel 0 of its input is high."""
+    """Make the model's classifier output ``class_name`` where channel 0 of its input is high."""
     prior = model.class_prior
     torch.nn.init.zeros_(prior.classifier.weight)
     torch.nn.init.zeros_(prior.classifier.bias)
@@ -68,7 +68,7 @@ def test_prior_follows_each_prompt_to_its_image():
     assert maps[1, 2].mean() > maps[0, 2].mean()
 
 
-def test_prior_reuses_the_classifier_only_for_the_same_features():
+def test_prior_recomputes_for_new_features():
     torch.manual_seed(0)
     model = build_model(_tiny_with_prior(top_k=1)).eval()
     prior = _one_class_prior(model, "zebra")
@@ -83,7 +83,7 @@ def test_prior_reuses_the_classifier_only_for_the_same_features():
     torch.testing.assert_close(prior(right, text.pooled, index, model.text_encoder), second)
 
 
-def test_an_untrained_prior_leaves_the_output_unchanged():
+def test_untrained_prior_changes_nothing():
     torch.manual_seed(1)
     with_prior = build_model(_tiny_with_prior()).eval()
     without = build_model(dataclasses.replace(_tiny_with_prior(), class_prior=ClassPriorConfig()))

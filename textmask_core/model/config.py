@@ -74,7 +74,7 @@ class ClassPriorConfig:
     """A prior map from the image encoder's own ImageNet classifier.
 
     The classifier runs at every position of the coarsest feature map. The prompt is matched to
-    the 1,000 ImageNet class names by the cosine of their sentence features, and the prior is
+    the 1,000 ImageNet class names by the cosine of their sentence features, and the prior maps
     where the ``top_k`` closest classes are likely, weighted by a softmax of those cosines at
     ``temperature``. It gives the decoder the encoder's knowledge of classes that the training
     data shows rarely. Needs a frozen text encoder.

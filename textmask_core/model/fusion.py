@@ -130,7 +130,10 @@ class Fusion(nn.Module):
         prior: torch.Tensor | None = None,
     ) -> FusedFeatures:
         if (prior is None) != (self.prior is None):
-            raise ValueError("the fusion takes prior maps exactly when built with prior_channels")
+            raise ValueError(
+                "prior maps are required when the fusion has prior_channels > 0 and invalid "
+                "otherwise"
+            )
         maps, per_prompt = [], []
         for level, stride in enumerate(FEATURE_STRIDES):
             x = self.lateral[level](image_features[level])  # (B, dim, h, w)

@@ -54,7 +54,10 @@ class ImageEncoder(nn.Module):
         position. The parts are not submodules of the encoder: its state dict, stages and
         freezing rule stay the same.
         """
-        raise ValueError(f"{type(self).__name__} has no ImageNet classifier")
+        raise ValueError(
+            f"{type(self).__name__} has no ImageNet classifier; class_prior needs an "
+            "efficientnet_lite0 or resnet image encoder"
+        )
 
     def forward_from(self, features: Sequence[torch.Tensor], first: int) -> list[torch.Tensor]:
         """Recompute feature maps ``first`` onward from map ``first - 1``.
@@ -198,7 +201,7 @@ class ResNetEncoder(ImageEncoder):
         network = ResNet(block, list(config.resnet_layers))
         if config.weights is not None:
             state = _load_safetensors_weights(config.weights, "ResNet")
-            # A file made from a fine-tuned network may carry another classifier; skip it then.
+            # A file from a fine-tuned network may carry another classifier, which is skipped.
             if state.get("fc.weight", network.fc.weight).shape != network.fc.weight.shape:
                 state = {key: value for key, value in state.items() if not key.startswith("fc.")}
             network.load_state_dict(state, strict=False)

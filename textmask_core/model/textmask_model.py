@@ -30,7 +30,9 @@ class TextMaskModel(nn.Module):
         self.class_prior: ClassPrior | None = None
         if config.class_prior.enabled:
             if not config.text_encoder.frozen:
-                raise ValueError("class_prior needs a frozen text encoder (text_encoder.frozen)")
+                raise ValueError(
+                    "class_prior needs a frozen text encoder; set text_encoder.frozen to true"
+                )
             self.class_prior = ClassPrior(config.class_prior, self.image_encoder, text_dim)
         self.fusion = Fusion(
             config.fusion,
