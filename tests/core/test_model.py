@@ -160,7 +160,12 @@ def test_offline_default_loads_packaged_encoders():
     model = build_model("offline-default").eval()
     assert model.image_encoder.out_channels == (24, 40, 112, 320)
     assert model.text_encoder.out_channels == 384
-    assert model.stored_prefixes() == ("fusion.", "mask_head.")
+    assert model.stored_prefixes() == (
+        "fusion.",
+        "mask_head.",
+        "class_prior.name_features",
+        "class_prior.names_encoded",
+    )
     with torch.inference_mode():
         output = model(torch.zeros(1, 3, 128, 128), ["dog"])
     assert output.mask_logits.shape == (1, 1, 32, 32)
