@@ -81,5 +81,5 @@ def test_recipe_prints_four_scores(tmp_path, capsys):
 def test_recipe_rejects_manifests_of_other_rows(tmp_path):
     referring = write_rows(tmp_path, "referring.csv", ["the square on the left"])
     bare = write_rows(tmp_path, "bare.csv", ["square", "square"])
-    with pytest.raises(SystemExit, match="same images and masks"):
+    with pytest.raises(SystemExit, match="different images or masks"):
         main(["tiny", referring, bare])

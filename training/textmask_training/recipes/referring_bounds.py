@@ -53,15 +53,20 @@ def main(argv: list[str] | None = None) -> int:
     referring, bare = read_manifest(options.referring), read_manifest(options.bare)
     if [(row.image, row.mask) for row in referring] != [(row.image, row.mask) for row in bare]:
         raise SystemExit(
-            f"{options.referring} and {options.bare} must list the same images and masks in the "
-            "same order; write both with python -m textmask_training.recipes.default_model"
+            f"{options.referring} and {options.bare} list different images or masks. Both must "
+            "list the same rows in the same order, as python -m "
+            "textmask_training.recipes.default_model writes them."
         )
 
     model, _ = load_model(options.model)
     predictor = Predictor(model, "cpu")
     scores = []
+    current_image = None
     for phrase_row, bare_row in zip(referring, bare, strict=True):
-        predictor.set_image(load_image(phrase_row.image))
+        # Consecutive rows of one photo reuse its decoded and encoded image.
+        if phrase_row.image != current_image:
+            predictor.set_image(load_image(phrase_row.image))
+            current_image = phrase_row.image
         target = load_mask(phrase_row.mask)
         phrase, name = predictor.predict_many([phrase_row.text, bare_row.text])
         name_mask = name.mask()
