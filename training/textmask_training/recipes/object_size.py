@@ -36,10 +36,15 @@ def bucket_index(share: float, edges: Sequence[float] = BUCKET_EDGES) -> int:
 
 
 def bucket_labels(edges: Sequence[float] = BUCKET_EDGES) -> list[str]:
-    labels = [f"under {edges[0]:.0%}"]
-    labels += [f"{low:.0%} to {high:.0%}" for low, high in zip(edges, edges[1:], strict=False)]
-    labels.append(f"{edges[-1]:.0%} or more")
-    return [label.replace("%", " %") for label in labels]
+    labels = [f"under {_percent(edges[0])}"]
+    for low, high in zip(edges, edges[1:], strict=False):
+        labels.append(f"{_percent(low)} to {_percent(high)}")
+    labels.append(f"{_percent(edges[-1])} or more")
+    return labels
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:g} %"
 
 
 def score_by_bucket(model_name: str, rows: list[ManifestRow]) -> list[list[float]]:
