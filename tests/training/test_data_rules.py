@@ -14,9 +14,11 @@ from textmask_training.data.absent import RELATED_WORD_GROUPS, AbsentRows, absen
 from textmask_training.data.augment import (
     AugmentationConfig,
     augment_row,
+    choose_window,
     crop_window,
     flip_row,
     swap_left_right,
+    zoom_windows,
 )
 from textmask_training.data.manifest import manifest_samples
 from textmask_training.data.sample import Sample
@@ -101,6 +103,38 @@ def test_crop_keeps_whole_object():
         assert mask[top : top + height, left : left + width].sum() == mask.sum()
         assert height == 50
         assert width == 60
+
+
+def test_zoom_windows_are_corners_and_centre():
+    assert zoom_windows(300, 400, 2.0) == [
+        (0, 0, 150, 200),
+        (0, 200, 150, 200),
+        (150, 0, 150, 200),
+        (150, 200, 150, 200),
+        (75, 100, 150, 200),
+    ]
+    assert set(zoom_windows(30, 40, 1.0)) == {(0, 0, 30, 40)}
+
+
+def test_window_contains_whole_object():
+    windows = zoom_windows(100, 120, 2.0)
+    mask = np.zeros((100, 120), dtype=bool)
+    mask[60:90, 70:110] = True  # inside the bottom-right window only
+    rng = np.random.default_rng(0)
+    assert {choose_window(mask, windows, 1.0, rng) for _ in range(20)} == {3}
+    mask[30:40, 50:60] = True  # with this part no window contains the object
+    assert choose_window(mask, windows, 1.0, rng) is None
+    empty = np.zeros((100, 120), dtype=bool)
+    assert {choose_window(empty, windows, 1.0, rng) for _ in range(100)} == set(range(5))
+
+
+def test_window_share_sets_frequency():
+    windows = zoom_windows(100, 120, 2.0)
+    empty = np.zeros((100, 120), dtype=bool)
+    rng = np.random.default_rng(0)
+    draws = [choose_window(empty, windows, 0.3, rng) for _ in range(2000)]
+    assert 0.26 < sum(draw is not None for draw in draws) / len(draws) < 0.34
+    assert choose_window(empty, windows, 0.0, rng) is None
 
 
 def test_augment_row_never_loses_the_object():

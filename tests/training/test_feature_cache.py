@@ -11,8 +11,11 @@ from shapes import write_manifest
 from textmask_core.imageio import load_image
 from textmask_core.model import build_model
 from textmask_core.preprocess import prepare_image
+from textmask_training.data.augment import zoom_windows
 from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, encoder_fingerprint
 from textmask_training.parts import select_trainable
+
+CPU = torch.device("cpu")
 
 
 @pytest.fixture
@@ -35,6 +38,31 @@ def test_cached_features_match_encoder(model, tmp_path):
         assert level.dtype == torch.float16
         assert torch.allclose(level.float(), reference[0], atol=2e-2, rtol=1e-2)
     assert not torch.equal(cache.load(image, True)[0], cached[0])
+
+
+def test_window_features_match_encoder_on_the_window(model, tmp_path):
+    manifest = write_manifest(tmp_path / "data", images=1, size=(64, 48))
+    image = manifest.parent / "images" / "shapes_000.png"
+    cache = ImageFeatureCache(tmp_path / "cache", model, window_zoom=2.0)
+    assert cache.fill(model, [(image, False), (image, False, 1), (image, False, 4)], CPU) == 3
+    assert cache.fill(model, [(image, False, 1)], CPU) == 0
+    top, left, height, width = zoom_windows(48, 64, 2.0)[1]
+    assert (top, left, height, width) == (0, 32, 24, 32)
+    pixels = load_image(image).pixels[top : top + height, left : left + width]
+    # The window is padded to its photo's canvas, the 64 x 64 square of the tiny preset.
+    tensor = prepare_image(pixels, 64, *model.normalization, (64, 64))[0]
+    with torch.no_grad():
+        expected = model.encode_image(tensor.unsqueeze(0))
+    cached = cache.load(image, False, 1)
+    for level, reference in zip(cached, expected, strict=True):
+        assert torch.allclose(level.float(), reference[0], atol=2e-2, rtol=1e-2)
+    assert not torch.equal(cache.load(image, False, 4)[0], cached[0])
+    assert not torch.equal(cache.load(image, False)[0], cached[0])
+    with pytest.raises(KeyError, match="window=2"):
+        cache.load(image, False, 2)
+    other_zoom = ImageFeatureCache(tmp_path / "cache", model, window_zoom=1.5)
+    with pytest.raises(KeyError, match="no cached features"):
+        other_zoom.load(image, False, 1)
 
 
 def test_renamed_image_hits_cache(model, tmp_path):

@@ -167,6 +167,30 @@ def test_last_stage_trains_on_cache(shapes, tmp_path):
     )
 
 
+def test_zoom_windows_train_on_cache_as_online(shapes, tmp_path):
+    """Rows shown through cached zoom windows give the losses of the same windows encoded
+    online, and every window of every training photo is cached."""
+    windows = AugmentationConfig(
+        flip=False, scale_crop=False, colour_jitter=False, zoom_windows=True, window_share=0.5
+    )
+    changes = {"trainable": "fusion+head", "max_steps": 3, "augmentation": windows}
+    cached = _config(shapes, tmp_path / "cached", **changes)
+    online = _config(shapes, tmp_path / "online", feature_cache=False, **changes)
+    cached_losses = [r.loss for r in train(cached) if r.kind == "step"]
+    online_losses = [r.loss for r in train(online) if r.kind == "step"]
+    files = list((tmp_path / "cached" / "cache" / "features").glob("*/*/*.safetensors"))
+    assert len(files) == 24 * 6 + 8  # training photos whole and through five windows
+    assert sum("-window" in file.name for file in files) == 24 * 5
+    assert cached_losses == pytest.approx(online_losses, abs=2e-3)
+    plain = _config(
+        shapes,
+        tmp_path / "plain",
+        **(changes | {"augmentation": replace(windows, zoom_windows=False)}),
+    )
+    plain_losses = [r.loss for r in train(plain) if r.kind == "step"]
+    assert plain_losses != pytest.approx(cached_losses, abs=2e-3)
+
+
 def test_bucket_model_trains_mixed_shapes(tmp_path):
     """Wide, tall and square photos go to three canvases, and each batch uses one of them."""
     sizes = [(48, 36), (36, 48), (40, 40)]

@@ -31,7 +31,12 @@ from textmask_training.trainer import NonFiniteLossError, train_records
 
 logger = logging.getLogger(__name__)
 
-AUGMENTATION_NAMES = {"flip": "flip", "scale-crop": "scale_crop", "colour-jitter": "colour_jitter"}
+AUGMENTATION_NAMES = {
+    "flip": "flip",
+    "scale-crop": "scale_crop",
+    "colour-jitter": "colour_jitter",
+    "zoom-windows": "zoom_windows",
+}
 EXIT_CANCELLED = 130  # the shell's code for a process stopped by Ctrl-C
 
 EPILOG = f"""{SOURCE_HELP}
@@ -168,9 +173,10 @@ def _add_augmentation_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--augment",
         metavar="NAME,...",
-        help="augmentations to use: any of flip, scale-crop, colour-jitter, or none (default: "
-        "flip). scale-crop and colour-jitter encode every image online, which is several times "
-        "slower on a CPU",
+        help="augmentations to use: any of flip, scale-crop, colour-jitter, zoom-windows, or none "
+        "(default: flip). scale-crop and colour-jitter encode every image online, which is "
+        "several times slower on a CPU; zoom-windows shows some rows through one of five fixed "
+        "windows of the photo, whose features are cached",
     )
 
 

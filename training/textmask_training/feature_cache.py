@@ -4,7 +4,8 @@ Image features are only valid for the exact encoder weights and input size, so t
 folder is named by a fingerprint of the image encoder's config, the input size and, when the
 checkpoint stores the encoder (random or trained weights), a hash of those weights. Files are
 named by a hash of the image file's bytes, so a renamed image still hits and an edited one
-misses. Each file contains the four maps as float16. When the last encoder stages train,
+misses; a flipped photo and each fixed zoom window of it get files of their own. Each file
+contains the four maps as float16. When the last encoder stages train,
 their maps are recomputed at each use from the cached map before them, so in effect only the
 frozen stages are cached.
 """
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import platformdirs
 import torch
 from safetensors import SafetensorError
@@ -31,10 +33,14 @@ from textmask_core.imageio import load_image, read_image_size
 from textmask_core.model import TextMaskModel
 from textmask_core.model.text_encoders import TextFeatures
 from textmask_core.preprocess import canvas_size, prepare_image
+from textmask_training.data.augment import zoom_windows
 
 logger = logging.getLogger(__name__)
 
 FEATURE_NAMES = ("stride_4", "stride_8", "stride_16", "stride_32")
+
+CacheKey = tuple[Path, bool] | tuple[Path, bool, int | None]
+"""(image, flipped) or (image, flipped, window index); a window is one of ``zoom_windows``."""
 
 
 def default_cache_dir() -> Path:
@@ -70,10 +76,11 @@ def encoder_fingerprint(model: TextMaskModel) -> str:
 
 
 class ImageFeatureCache:
-    """Float16 image features on disk, one safetensors file per (image, flipped)."""
+    """Float16 image features on disk, one safetensors file per (image, flipped, window)."""
 
-    def __init__(self, root: Path, model: TextMaskModel) -> None:
+    def __init__(self, root: Path, model: TextMaskModel, window_zoom: float = 1.6) -> None:
         self.folder = Path(root) / "features" / encoder_fingerprint(model)
+        self.window_zoom = window_zoom  # windows are the photo's ``zoom_windows`` at this zoom
         self._digests: dict[Path, str] = {}
         # Maps from this index on come from trained encoder stages. The cached ones are the
         # starting weights' output, so each use recomputes them from the map before them.
@@ -90,60 +97,75 @@ class ImageFeatureCache:
             )
         return model.image_encoder.forward_from(maps, self.recompute_from)
 
-    def file_for(self, image_path: Path, flipped: bool) -> Path:
+    def file_for(self, image_path: Path, flipped: bool, window: int | None = None) -> Path:
         digest = self._digests.get(image_path) or file_digest(image_path)
         self._digests[image_path] = digest
-        return self.folder / digest[:2] / f"{digest}{'-flipped' if flipped else ''}.safetensors"
+        suffix = "-flipped" if flipped else ""
+        if window is not None:  # the zoom factor is part of the name: other zooms, other pixels
+            suffix += f"-window{window}-zoom{self.window_zoom:g}"
+        return self.folder / digest[:2] / f"{digest}{suffix}.safetensors"
 
-    def load(self, image_path: Path, flipped: bool) -> list[torch.Tensor]:
+    def load(
+        self, image_path: Path, flipped: bool, window: int | None = None
+    ) -> list[torch.Tensor]:
         """Return the four float16 maps (C, h, w); raise ``KeyError`` when the file is missing."""
-        file = self.file_for(image_path, flipped)
+        file = self.file_for(image_path, flipped, window)
         try:
             tensors = load_file(str(file))
         except (FileNotFoundError, SafetensorError, OSError) as error:
             raise KeyError(
-                f"no cached features for {image_path} (flipped={flipped}) in {file}"
+                f"no cached features for {image_path} (flipped={flipped}, window={window}) "
+                f"in {file}"
             ) from error
         return [tensors[name] for name in FEATURE_NAMES]
 
     def fill(
         self,
         model: TextMaskModel,
-        images: Sequence[tuple[Path, bool]],
+        images: Sequence[CacheKey],
         device: torch.device,
         batch_size: int = 8,
     ) -> int:
-        """Encode the (image, flipped) pairs that have no file yet; return how many were encoded."""
-        missing = [pair for pair in dict.fromkeys(images) if not self.file_for(*pair).is_file()]
+        """Encode the keys that have no file yet; return how many were encoded."""
+        keys = [_full_key(key) for key in images]
+        missing = [key for key in dict.fromkeys(keys) if not self.file_for(*key).is_file()]
         if missing:
             logger.info("encoding %d image(s) into the feature cache %s", len(missing), self.folder)
-        # A batch needs one canvas shape, so images are encoded in groups of equal canvas.
+        # A batch needs one canvas shape, so images are encoded in groups of equal canvas. A
+        # window is padded to its photo's canvas, as a zoom-crop is in online training.
         config = model.config
-        by_canvas: dict[tuple[int, int], list[tuple[Path, bool]]] = defaultdict(list)
-        for pair in missing:
-            width, height = read_image_size(pair[0])
+        by_canvas: dict[tuple[int, int], list[tuple[Path, bool, int | None]]] = defaultdict(list)
+        for key in missing:
+            width, height = read_image_size(key[0])
             shape = canvas_size(height, width, config.input_size, config.aspect_buckets)
-            by_canvas[shape].append(pair)
-        for pairs in by_canvas.values():
-            for start in range(0, len(pairs), batch_size):
-                self._encode_batch(model, pairs[start : start + batch_size], device)
+            by_canvas[shape].append(key)
+        for shape, shape_keys in by_canvas.items():
+            for start in range(0, len(shape_keys), batch_size):
+                self._encode_batch(model, shape_keys[start : start + batch_size], shape, device)
         return len(missing)
 
     def _encode_batch(
-        self, model: TextMaskModel, pairs: list[tuple[Path, bool]], device: torch.device
+        self,
+        model: TextMaskModel,
+        keys: list[tuple[Path, bool, int | None]],
+        shape: tuple[int, int],
+        device: torch.device,
     ) -> None:
         mean, std = model.normalization
-        config = model.config
         tensors = []
-        for path, flipped in pairs:
+        for path, flipped, window in keys:
             pixels = load_image(path).pixels
             pixels = pixels[:, ::-1].copy() if flipped else pixels
-            image, _ = prepare_image(pixels, config.input_size, mean, std, config.aspect_buckets)
+            if window is not None:
+                windows = zoom_windows(*pixels.shape[:2], self.window_zoom)
+                top, left, height, width = windows[window]
+                pixels = np.ascontiguousarray(pixels[top : top + height, left : left + width])
+            image, _ = prepare_image(pixels, model.config.input_size, mean, std, shape)
             tensors.append(image)
         with torch.inference_mode(), autocast_context(device):
             maps = model.encode_image(torch.stack(tensors).to(device))
-        for row, pair in enumerate(pairs):
-            self._write(self.file_for(*pair), [level[row] for level in maps])
+        for row, key in enumerate(keys):
+            self._write(self.file_for(*key), [level[row] for level in maps])
 
     def _write(self, file: Path, maps: list[torch.Tensor]) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -152,6 +174,10 @@ class ImageFeatureCache:
             for name, level in zip(FEATURE_NAMES, maps, strict=True)
         }
         atomic_write_bytes(file, serialize_tensors(tensors))
+
+
+def _full_key(key: CacheKey) -> tuple[Path, bool, int | None]:
+    return (key[0], key[1], key[2] if len(key) > 2 else None)  # type: ignore[misc]
 
 
 class TextFeatureCache:

@@ -28,11 +28,17 @@ from textmask_training.checkpointing import (
 from textmask_training.config import TrainConfig
 from textmask_training.data.absent import AbsentRows, absent_count
 from textmask_training.data.assemble import TrainingData, assemble_data
+from textmask_training.data.augment import WINDOW_COUNT
 from textmask_training.data.rows import Letterboxing, TrainingRows, collate_rows
 from textmask_training.data.sample import Sample
 from textmask_training.data.sampler import ResumableSampler
 from textmask_training.distributed import DistributedContext, barrier
-from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, default_cache_dir
+from textmask_training.feature_cache import (
+    CacheKey,
+    ImageFeatureCache,
+    TextFeatureCache,
+    default_cache_dir,
+)
 from textmask_training.parts import (
     StartingPointPenalty,
     select_trainable,
@@ -207,10 +213,13 @@ def _image_cache(
             "scale/crop or colour augmentation is on"
         )
         return None
-    cache = ImageFeatureCache(_cache_root(config), model)
-    flips = (False, True) if config.augmentation.flip else (False,)
+    augmentation = config.augmentation
+    cache = ImageFeatureCache(_cache_root(config), model, augmentation.window_zoom)
+    flips = (False, True) if augmentation.flip else (False,)
     train_images = dict.fromkeys(sample.image_path for sample in data.train)
-    pairs = [(path, flipped) for path in train_images for flipped in flips]
+    pairs: list[CacheKey] = [(path, flipped) for path in train_images for flipped in flips]
+    if augmentation.zoom_windows:  # every window of every photo: rows draw them at random
+        pairs += [(path, False, index) for path in train_images for index in range(WINDOW_COUNT)]
     pairs += [(path, False) for path in dict.fromkeys(sample.image_path for sample in data.val)]
     pairs = list(dict.fromkeys(pairs))
     # Each machine fills its own cache folder: its processes split the work by local rank.

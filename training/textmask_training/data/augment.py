@@ -29,6 +29,10 @@ class AugmentationConfig:
     colour_jitter: bool = False  # brightness, contrast and saturation, no hue
     max_zoom: float = 1.6  # the largest zoom factor of scale_crop; 1.0 turns it off
     jitter_strength: float = 0.2  # each colour factor is drawn from [1 - s, 1 + s]
+    # Fixed zoom windows (see ``zoom_windows``) keep features cacheable, unlike scale_crop.
+    zoom_windows: bool = False  # show some rows through a fixed window that contains the object
+    window_zoom: float = 1.6  # each window spans 1/window_zoom of the photo's height and width
+    window_share: float = 0.3  # chance that a row is shown through one of its fitting windows
 
     @property
     def changes_pixels(self) -> bool:
@@ -101,6 +105,49 @@ def _place(
     lowest = max(0, stop - size)
     highest = min(start, limit - size)
     return int(rng.integers(lowest, highest + 1)), size
+
+
+Window = tuple[int, int, int, int]
+"""(top, left, height, width) of a window in a photo."""
+
+WINDOW_COUNT = 5  # the windows of ``zoom_windows``: four corners and the centre
+
+
+def zoom_windows(height: int, width: int, zoom: float) -> list[Window]:
+    """Return the fixed windows of a photo: its four corners and its centre, each spanning
+    1/zoom of the photo's height and width, so that a window keeps the photo's aspect ratio.
+
+    Being fixed, each window's image features can be cached like the whole photo's, which
+    lets CPU training show objects larger than they appear in the photo.
+    """
+    window_height = max(1, min(height, round(height / zoom)))
+    window_width = max(1, min(width, round(width / zoom)))
+    bottom, right = height - window_height, width - window_width
+    corners = [(0, 0), (0, right), (bottom, 0), (bottom, right)]
+    centre = [(bottom // 2, right // 2)]
+    return [(top, left, window_height, window_width) for top, left in corners + centre]
+
+
+def choose_window(
+    mask: NDArray[np.bool_], windows: list[Window], share: float, rng: np.random.Generator
+) -> int | None:
+    """Return the index of a window that contains the whole mask, drawn with chance ``share``,
+    or None (no window). An empty mask fits every window."""
+    if rng.random() >= share:
+        return None
+    rows, columns = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    fitting = [
+        index
+        for index, (top, left, height, width) in enumerate(windows)
+        if rows.size == 0
+        or (
+            top <= rows[0]
+            and rows[-1] < top + height
+            and left <= columns[0]
+            and columns[-1] < left + width
+        )
+    ]
+    return fitting[int(rng.integers(len(fitting)))] if fitting else None
 
 
 def jitter_colours(

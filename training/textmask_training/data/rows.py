@@ -18,9 +18,12 @@ from textmask_core.preprocess import Letterbox, canvas_size, letterbox_geometry,
 from textmask_training.data.absent import AbsentRows
 from textmask_training.data.augment import (
     AugmentationConfig,
+    Window,
     augment_row,
+    choose_window,
     flip_decision,
     swap_left_right,
+    zoom_windows,
 )
 from textmask_training.data.sample import Sample
 from textmask_training.feature_cache import ImageFeatureCache
@@ -36,8 +39,10 @@ class Letterboxing:
     std: tuple[float, ...]
     aspect_buckets: bool = False
 
-    def geometry(self, height: int, width: int) -> Letterbox:
-        return letterbox_geometry(height, width, self.input_size, self.aspect_buckets)
+    def geometry(self, height: int, width: int, canvas: tuple[int, int] | None = None) -> Letterbox:
+        """Fit an image of this size into ``canvas``, by default the canvas of its own size."""
+        chosen = canvas if canvas is not None else self.aspect_buckets
+        return letterbox_geometry(height, width, self.input_size, chosen)
 
     def canvas(self, height: int, width: int) -> tuple[int, int]:
         return canvas_size(height, width, self.input_size, self.aspect_buckets)
@@ -68,7 +73,8 @@ class TrainingRows(Dataset):
 
     Indices below ``len(samples)`` are the data's rows; the rest are absent rows drawn by
     ``absent``. With ``feature_cache``, rows carry cached image features instead of pixels; then
-    only a flip is applied (its features are cached separately).
+    only a flip or a fixed zoom window is applied (their features are cached separately, and
+    a row shown through a window is never flipped).
     """
 
     def __init__(
@@ -113,25 +119,53 @@ class TrainingRows(Dataset):
         sample = self.sample_at(epoch, index)
         rng = np.random.default_rng([self.seed, epoch, index])
         if self.feature_cache is not None:
-            return self._cached_row(sample, rng)
-        return self._encoded_row(sample, rng)
+            return self._cached_row(sample, rng, key)
+        return self._encoded_row(sample, rng, key)
 
-    def _cached_row(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+    def _window(self, mask: NDArray[np.bool_], key: RowKey) -> tuple[int, Window] | None:
+        """Return (index, window) of the fixed zoom window this row is shown through, or None
+        for the whole photo.
+
+        The draw has a random stream of its own, so that turning windows on leaves every other
+        augmentation draw of the row as it was.
+        """
+        config = self.augmentation
+        if config is None or not config.zoom_windows:
+            return None
+        windows = zoom_windows(*mask.shape, config.window_zoom)
+        rng = np.random.default_rng([self.seed, *key, 1])
+        index = choose_window(mask, windows, config.window_share, rng)
+        return None if index is None else (index, windows[index])
+
+    def _cached_row(self, sample: Sample, rng: np.random.Generator, key: RowKey) -> dict[str, Any]:
         width, height = read_image_size(sample.image_path)
         mask, text = sample.load_mask((height, width)), sample.text
         flipped = self.augmentation is not None and self.augmentation.flip and flip_decision(rng)
+        window = self._window(mask, key)
+        assert self.feature_cache is not None
+        canvas = self.letterboxing.canvas(height, width)
+        if window is not None:
+            index, (top, left, window_height, window_width) = window
+            mask = mask[top : top + window_height, left : left + window_width]
+            features = self.feature_cache.load(sample.image_path, False, index)
+            geometry = self.letterboxing.geometry(window_height, window_width, canvas)
+            return _row(text, np.ascontiguousarray(mask), geometry, features=features)
         if flipped:
             mask, text = np.ascontiguousarray(mask[:, ::-1]), swap_left_right(text)
-        assert self.feature_cache is not None
         features = self.feature_cache.load(sample.image_path, flipped)
-        geometry = self.letterboxing.geometry(height, width)
+        geometry = self.letterboxing.geometry(height, width, canvas)
         return _row(text, mask, geometry, features=features)
 
-    def _encoded_row(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+    def _encoded_row(self, sample: Sample, rng: np.random.Generator, key: RowKey) -> dict[str, Any]:
         pixels = load_image(sample.image_path).pixels
         mask, text = sample.load_mask(pixels.shape[:2]), sample.text
         # A crop keeps the photo's canvas, so that its rows still batch with the photo's bucket.
         canvas = self.letterboxing.canvas(*pixels.shape[:2])
+        window = self._window(mask, key)
+        if window is not None:  # online, the other augmentations still apply inside the window
+            _, (top, left, window_height, window_width) = window
+            pixels = pixels[top : top + window_height, left : left + window_width]
+            mask = mask[top : top + window_height, left : left + window_width]
         if self.augmentation is not None:
             row = augment_row(pixels, mask, text, self.augmentation, rng)
             pixels, mask, text = row.pixels, row.mask, row.text
