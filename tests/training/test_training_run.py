@@ -191,6 +191,34 @@ def test_zoom_windows_train_on_cache_as_online(shapes, tmp_path):
     assert plain_losses != pytest.approx(cached_losses, abs=2e-3)
 
 
+def test_input_size_changes_starting_model(shapes, tmp_path):
+    """A model trained at another input size starts from the trained weights of the folder."""
+    torch.manual_seed(0)
+    start = build_model("tiny")
+    save_checkpoint(start, tmp_path / "start")
+    config = _config(
+        shapes,
+        tmp_path,
+        model=str(tmp_path / "start"),
+        input_size=128,
+        trainable="fusion+head",
+        max_steps=1,
+        lr=1e-12,
+        val=(),
+    )
+    records = list(train(config))
+    assert records[-1].kind == "done"
+    trained, _ = load_checkpoint(config.out)
+    assert start.config.input_size == 64
+    assert trained.config.input_size == 128
+    for name, tensor in start.fusion.state_dict().items():
+        assert torch.allclose(trained.fusion.state_dict()[name], tensor, atol=1e-6)
+    files = (tmp_path / "cache" / "features").glob("*/*/*.safetensors")
+    assert {tuple(load_file(str(file))["stride_4"].shape[1:]) for file in files} == {(32, 32)}
+    with pytest.raises(ValueError, match="input_size must be a positive multiple of 32"):
+        _config(shapes, tmp_path, input_size=100)
+
+
 def test_bucket_model_trains_mixed_shapes(tmp_path):
     """Wide, tall and square photos go to three canvases, and each batch uses one of them."""
     sizes = [(48, 36), (36, 48), (40, 40)]

@@ -93,6 +93,13 @@ def _add_model_arguments(group: argparse._ArgumentGroup) -> None:
         help="model name or checkpoint folder to start from (default: the shipped default model)",
     )
     group.add_argument(
+        "--input-size",
+        type=int,
+        metavar="N",
+        help="train at input size N (a multiple of 32) instead of the starting model's; the "
+        "trained weights carry over, since they do not depend on the size",
+    )
+    group.add_argument(
         "--trainable",
         choices=TRAINABLE_PARTS,
         help="parts that train (default: "

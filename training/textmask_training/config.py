@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from textmask_core.preprocess import CANVAS_MULTIPLE
 from textmask_training.data.absent import ABSENT_TEXT_CHOICES
 from textmask_training.data.augment import AugmentationConfig
 from textmask_training.losses import LossWeights
@@ -41,6 +42,7 @@ class TrainConfig:
     train: tuple[str, ...]  # training sources
     out: Path  # folder for the best checkpoint; the resumable state goes to out/last
     model: str | None = None  # model name or checkpoint folder to start from; None = default
+    input_size: int | None = None  # train at this input size; None = the starting model's
     val: tuple[str, ...] = ()  # validation sources; empty = none, unless val_fraction > 0
     val_fraction: float = 0.0  # share of training images held out for validation, by image hash
     source_weights: tuple[float, ...] | None = None  # row share per training source; None = as read
@@ -96,6 +98,13 @@ class TrainConfig:
             raise ValueError(
                 "train needs at least one source (a manifest CSV, a project folder, "
                 "coco:... or magicbrush:...)"
+            )
+        if self.input_size is not None and (
+            self.input_size < CANVAS_MULTIPLE or self.input_size % CANVAS_MULTIPLE
+        ):
+            raise ValueError(
+                f"input_size must be a positive multiple of {CANVAS_MULTIPLE}, got "
+                f"{self.input_size}"
             )
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from textmask_core.model import TextMaskModel, load_checkpoint, load_model
+from textmask_core.model import TextMaskModel, build_model, load_checkpoint, load_model
 from textmask_core.model.text_encoders import TextFeatures
 from textmask_training.checkpointing import (
     LAST_FOLDER,
@@ -177,7 +178,19 @@ def build_session(
 def _load_model(config: TrainConfig, state: SavedState | None) -> TextMaskModel:
     if state is not None:
         return load_checkpoint(resume_folder(config.resume))[0]  # type: ignore[arg-type]
-    return load_model(config.model)[0]
+    model = load_model(config.model)[0]
+    if config.input_size is None or config.input_size == model.config.input_size:
+        return model
+    # Fusion and head weights do not depend on the input size, since positions enter the
+    # fusion as coordinates in [-1, 1], so the same weights start a model of another size.
+    resized = build_model(dataclasses.replace(model.config, input_size=config.input_size))
+    resized.load_state_dict(model.state_dict())
+    logger.info(
+        "training at input size %d instead of the starting model's %d",
+        config.input_size,
+        model.config.input_size,
+    )
+    return resized
 
 
 def _assemble(config: TrainConfig) -> TrainingData:
