@@ -183,7 +183,10 @@ def _load_model(config: TrainConfig, state: SavedState | None) -> TextMaskModel:
         return model
     # Fusion and head weights do not depend on the input size, since positions enter the
     # fusion as coordinates in [-1, 1], so the same weights start a model of another size.
-    resized = build_model(dataclasses.replace(model.config, input_size=config.input_size))
+    # Building draws random weights; forking keeps the run's random state as if the starting
+    # folder had been saved at this size.
+    with torch.random.fork_rng(devices=[]):
+        resized = build_model(dataclasses.replace(model.config, input_size=config.input_size))
     resized.load_state_dict(model.state_dict())
     logger.info(
         "training at input size %d instead of the starting model's %d",
