@@ -53,14 +53,15 @@ def offline_default_config() -> ModelConfig:
     """Build the shipped model's config: packaged EfficientNet-Lite0 and all-MiniLM-L6-v2, frozen.
 
     The prompt conditions the maps at strides 8, 16 and 32. Each photo is padded to the closest
-    of the aspect-ratio canvases of about 384 x 384 pixels, and the encoder's ImageNet
+    of the aspect-ratio canvases of about 512 x 512 pixels, and the encoder's ImageNet
     classifier adds a prior for the classes named closest to the prompt. The model card
-    (docs/model-card.md) compares these choices on held-out photos.
+    (docs/model-card.md) compares these choices on held-out photos and gives the training
+    command, whose first parts run at 384 pixels.
     """
     return ModelConfig(
         fusion=FusionConfig(conditioned_strides=(8, 16, 32)),
         mask_head=MaskHeadConfig(channels=(128, 96, 64, 32)),
-        input_size=384,
+        input_size=512,
         aspect_buckets=True,
         class_prior=ClassPriorConfig(enabled=True),
     )
