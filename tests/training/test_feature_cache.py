@@ -40,7 +40,7 @@ def test_cached_features_match_encoder(model, tmp_path):
     assert not torch.equal(cache.load(image, True)[0], cached[0])
 
 
-def test_window_features_match_encoder_on_the_window(model, tmp_path):
+def test_window_features_match_encoder(model, tmp_path):
     manifest = write_manifest(tmp_path / "data", images=1, size=(64, 48))
     image = manifest.parent / "images" / "shapes_000.png"
     cache = ImageFeatureCache(tmp_path / "cache", model, window_zoom=2.0)

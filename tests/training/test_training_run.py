@@ -167,7 +167,7 @@ def test_last_stage_trains_on_cache(shapes, tmp_path):
     )
 
 
-def test_zoom_windows_train_on_cache_as_online(shapes, tmp_path):
+def test_cached_windows_match_online(shapes, tmp_path):
     """Rows shown through cached zoom windows give the losses of the same windows encoded
     online, and every window of every training photo is cached."""
     windows = AugmentationConfig(

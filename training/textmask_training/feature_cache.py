@@ -4,7 +4,7 @@ Image features are only valid for the exact encoder weights and input size, so t
 folder is named by a fingerprint of the image encoder's config, the input size and, when the
 checkpoint stores the encoder (random or trained weights), a hash of those weights. Files are
 named by a hash of the image file's bytes, so a renamed image still hits and an edited one
-misses; a flipped photo and each fixed zoom window of it get files of their own. Each file
+misses. A flipped photo and each fixed zoom window of it get files of their own. Each file
 contains the four maps as float16. When the last encoder stages train,
 their maps are recomputed at each use from the cached map before them, so in effect only the
 frozen stages are cached.
@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import platformdirs
 import torch
 from safetensors import SafetensorError
@@ -33,14 +32,15 @@ from textmask_core.imageio import load_image, read_image_size
 from textmask_core.model import TextMaskModel
 from textmask_core.model.text_encoders import TextFeatures
 from textmask_core.preprocess import canvas_size, prepare_image
-from textmask_training.data.augment import zoom_windows
+from textmask_training.data.augment import AugmentationConfig, cut_window, zoom_windows
 
 logger = logging.getLogger(__name__)
 
 FEATURE_NAMES = ("stride_4", "stride_8", "stride_16", "stride_32")
 
 CacheKey = tuple[Path, bool] | tuple[Path, bool, int | None]
-"""(image, flipped) or (image, flipped, window index); a window is one of ``zoom_windows``."""
+"""(image, flipped) or (image, flipped, window index), where the index points into the
+photo's ``zoom_windows``."""
 
 
 def default_cache_dir() -> Path:
@@ -78,7 +78,12 @@ def encoder_fingerprint(model: TextMaskModel) -> str:
 class ImageFeatureCache:
     """Float16 image features on disk, one safetensors file per (image, flipped, window)."""
 
-    def __init__(self, root: Path, model: TextMaskModel, window_zoom: float = 1.6) -> None:
+    def __init__(
+        self,
+        root: Path,
+        model: TextMaskModel,
+        window_zoom: float = AugmentationConfig.window_zoom,
+    ) -> None:
         self.folder = Path(root) / "features" / encoder_fingerprint(model)
         self.window_zoom = window_zoom  # windows are the photo's ``zoom_windows`` at this zoom
         self._digests: dict[Path, str] = {}
@@ -101,7 +106,7 @@ class ImageFeatureCache:
         digest = self._digests.get(image_path) or file_digest(image_path)
         self._digests[image_path] = digest
         suffix = "-flipped" if flipped else ""
-        if window is not None:  # the zoom factor is part of the name: other zooms, other pixels
+        if window is not None:  # the zoom is in the name, since another zoom crops other pixels
             suffix += f"-window{window}-zoom{self.window_zoom:g}"
         return self.folder / digest[:2] / f"{digest}{suffix}.safetensors"
 
@@ -157,9 +162,9 @@ class ImageFeatureCache:
             pixels = load_image(path).pixels
             pixels = pixels[:, ::-1].copy() if flipped else pixels
             if window is not None:
-                windows = zoom_windows(*pixels.shape[:2], self.window_zoom)
-                top, left, height, width = windows[window]
-                pixels = np.ascontiguousarray(pixels[top : top + height, left : left + width])
+                pixels = cut_window(
+                    pixels, zoom_windows(*pixels.shape[:2], self.window_zoom)[window]
+                )
             image, _ = prepare_image(pixels, model.config.input_size, mean, std, shape)
             tensors.append(image)
         with torch.inference_mode(), autocast_context(device):

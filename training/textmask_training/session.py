@@ -181,10 +181,9 @@ def _load_model(config: TrainConfig, state: SavedState | None) -> TextMaskModel:
     model = load_model(config.model)[0]
     if config.input_size is None or config.input_size == model.config.input_size:
         return model
-    # Fusion and head weights do not depend on the input size, since positions enter the
-    # fusion as coordinates in [-1, 1], so the same weights start a model of another size.
-    # Building draws random weights; forking keeps the run's random state as if the starting
-    # folder had been saved at this size.
+    # The weights fit any input size, because the fusion takes positions as coordinates in
+    # [-1, 1]. Building draws random weights, so the generator is forked: the run's random
+    # state stays as if the starting folder had been saved at this size.
     with torch.random.fork_rng(devices=[]):
         resized = build_model(dataclasses.replace(model.config, input_size=config.input_size))
     resized.load_state_dict(model.state_dict())
@@ -234,7 +233,7 @@ def _image_cache(
     flips = (False, True) if augmentation.flip else (False,)
     train_images = dict.fromkeys(sample.image_path for sample in data.train)
     pairs: list[CacheKey] = [(path, flipped) for path in train_images for flipped in flips]
-    if augmentation.zoom_windows:  # every window of every photo: rows draw them at random
+    if augmentation.zoom_windows:  # rows draw their windows at random, so every window is cached
         pairs += [(path, False, index) for path in train_images for index in range(WINDOW_COUNT)]
     pairs += [(path, False) for path in dict.fromkeys(sample.image_path for sample in data.val)]
     pairs = list(dict.fromkeys(pairs))

@@ -128,6 +128,12 @@ def zoom_windows(height: int, width: int, zoom: float) -> list[Window]:
     return [(top, left, window_height, window_width) for top, left in corners + centre]
 
 
+def cut_window(array: NDArray, window: Window) -> NDArray:
+    """Return the part of an image or mask (rows first) inside ``window``, as a contiguous copy."""
+    top, left, height, width = window
+    return np.ascontiguousarray(array[top : top + height, left : left + width])
+
+
 def choose_window(
     mask: NDArray[np.bool_], windows: list[Window], share: float, rng: np.random.Generator
 ) -> int | None:

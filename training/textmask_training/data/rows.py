@@ -21,6 +21,7 @@ from textmask_training.data.augment import (
     Window,
     augment_row,
     choose_window,
+    cut_window,
     flip_decision,
     swap_left_right,
     zoom_windows,
@@ -145,11 +146,11 @@ class TrainingRows(Dataset):
         assert self.feature_cache is not None
         canvas = self.letterboxing.canvas(height, width)
         if window is not None:
-            index, (top, left, window_height, window_width) = window
-            mask = mask[top : top + window_height, left : left + window_width]
+            index, bounds = window
+            mask = cut_window(mask, bounds)
             features = self.feature_cache.load(sample.image_path, False, index)
-            geometry = self.letterboxing.geometry(window_height, window_width, canvas)
-            return _row(text, np.ascontiguousarray(mask), geometry, features=features)
+            geometry = self.letterboxing.geometry(*mask.shape, canvas)
+            return _row(text, mask, geometry, features=features)
         if flipped:
             mask, text = np.ascontiguousarray(mask[:, ::-1]), swap_left_right(text)
         features = self.feature_cache.load(sample.image_path, flipped)
@@ -163,9 +164,7 @@ class TrainingRows(Dataset):
         canvas = self.letterboxing.canvas(*pixels.shape[:2])
         window = self._window(mask, key)
         if window is not None:  # online, the other augmentations still apply inside the window
-            _, (top, left, window_height, window_width) = window
-            pixels = pixels[top : top + window_height, left : left + window_width]
-            mask = mask[top : top + window_height, left : left + window_width]
+            pixels, mask = cut_window(pixels, window[1]), cut_window(mask, window[1])
         if self.augmentation is not None:
             row = augment_row(pixels, mask, text, self.augmentation, rng)
             pixels, mask, text = row.pixels, row.mask, row.text
