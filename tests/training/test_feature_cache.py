@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from shapes import write_manifest
 
 from textmask_core.imageio import load_image
-from textmask_core.model import build_model
+from textmask_core.model import ImageEncoderConfig, build_model
+from textmask_core.model.presets import tiny_config
 from textmask_core.preprocess import prepare_image
 from textmask_training.data.augment import zoom_windows
 from textmask_training.feature_cache import ImageFeatureCache, TextFeatureCache, encoder_fingerprint
@@ -109,6 +112,26 @@ def test_fingerprint_follows_stored_weights(model):
     with torch.no_grad():
         model.image_encoder.stem[0].weight.add_(1.0)
     assert encoder_fingerprint(model) != before
+
+
+def test_unfrozen_pretrained_stage_keeps_fingerprint(tmp_path):
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    torch.manual_seed(0)
+    source = tmp_path / "resnet.safetensors"
+    network = ResNet(BasicBlock, [1, 1, 1, 1])
+    save_file({name: value.contiguous() for name, value in network.state_dict().items()}, source)
+    encoder = ImageEncoderConfig(
+        kind="resnet", weights=str(source), resnet_block="basic", resnet_layers=(1, 1, 1, 1)
+    )
+    model = build_model(replace(tiny_config(), image_encoder=encoder))
+    frozen = encoder_fingerprint(model)
+    select_trainable(model, "fusion+head", image_stages=1)
+    assert "image_encoder." in model.stored_prefixes()
+    assert encoder_fingerprint(model) == frozen  # same weights, so the same features
+    with torch.no_grad():
+        next(model.image_encoder.stages()[-1].parameters()).add_(0.5)
+    assert encoder_fingerprint(model) != frozen
 
 
 def test_prompt_cache_pads_tokens(model):

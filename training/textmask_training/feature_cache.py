@@ -2,7 +2,9 @@
 
 Image features are only valid for the exact encoder weights and input size, so the cache
 folder is named by a fingerprint of the image encoder's config, the input size and, when the
-checkpoint stores the encoder (random or trained weights), a hash of those weights. Files are
+encoder's weights are not those its config loads (random or trained weights), a hash of those
+weights. Freezing changes no feature, so unfreezing stages of a pretrained encoder keeps the
+frozen model's cache until the weights move. Files are
 named by a hash of the image file's bytes, so a renamed image still hits and an edited one
 misses. A flipped photo and each fixed zoom window of it get files of their own. Each file
 contains the four maps as float16. When the last encoder stages train,
@@ -17,7 +19,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import platformdirs
@@ -30,6 +32,7 @@ from textmask_core.atomic import atomic_write_bytes
 from textmask_core.devices import autocast_context
 from textmask_core.imageio import load_image, read_image_size
 from textmask_core.model import TextMaskModel
+from textmask_core.model.image_encoders import build_image_encoder
 from textmask_core.model.text_encoders import TextFeatures
 from textmask_core.preprocess import canvas_size, prepare_image
 from textmask_training.data.augment import AugmentationConfig, cut_window, zoom_windows
@@ -59,20 +62,38 @@ def file_digest(path: Path) -> str:
 
 def encoder_fingerprint(model: TextMaskModel) -> str:
     """Return a hash that changes whenever the image features of an image would change."""
+    # Which stages train does not change the features. The config is described as frozen, so
+    # caches written before this rule keep their names.
+    encoder_config = replace(model.config.image_encoder, frozen=True, trainable_stages=0)
     description = {
-        "image_encoder": asdict(model.config.image_encoder),
+        "image_encoder": asdict(encoder_config),
         "input_size": model.config.input_size,
         "class": type(model.image_encoder).__name__,
     }
     if model.config.aspect_buckets:  # only then, so that square models keep their caches
         description["aspect_buckets"] = True
     digest = hashlib.sha256(json.dumps(description, sort_keys=True).encode())
-    if "image_encoder." in model.stored_prefixes():
+    if _weights_differ_from_source(model):
         # Weights that live in the checkpoint (random or fine-tuned) are part of the identity.
         for name, tensor in sorted(model.image_encoder.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:24]
+
+
+def _weights_differ_from_source(model: TextMaskModel) -> bool:
+    """Return whether the image encoder's weights or buffers may differ from those its config
+    loads from a package or a file. Random weights (no source) always count as different."""
+    config = model.config.image_encoder
+    if config.weights is None:
+        return True
+    if "image_encoder." not in model.stored_prefixes():
+        return False  # a fully frozen encoder is rebuilt from its source when loaded
+    reference = build_image_encoder(config).state_dict()
+    current = model.image_encoder.state_dict()
+    return current.keys() != reference.keys() or any(
+        not torch.equal(current[name].cpu(), tensor) for name, tensor in reference.items()
+    )
 
 
 class ImageFeatureCache:
