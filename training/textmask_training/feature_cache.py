@@ -3,8 +3,8 @@
 Image features are only valid for the exact encoder weights and input size, so the cache
 folder is named by a fingerprint of the image encoder's config, the input size and, when the
 encoder's weights are not those its config loads (random or trained weights), a hash of those
-weights. Freezing changes no feature, so unfreezing stages of a pretrained encoder keeps the
-frozen model's cache until the weights move. Files are
+weights. Freezing changes no feature, so a run that unfreezes stages of a pretrained encoder
+uses the frozen model's cache until its weights change. Files are
 named by a hash of the image file's bytes, so a renamed image still hits and an edited one
 misses. A flipped photo and each fixed zoom window of it get files of their own. Each file
 contains the four maps as float16. When the last encoder stages train,
@@ -82,8 +82,8 @@ def encoder_fingerprint(model: TextMaskModel) -> str:
 
 
 def _weights_differ_from_source(model: TextMaskModel) -> bool:
-    """Return whether the image encoder's weights or buffers may differ from those its config
-    loads from a package or a file. Random weights (no source) always count as different."""
+    """Return whether the image encoder's weights or buffers differ from those its config loads
+    from a package or a file. Random weights (no source) always count as different."""
     config = model.config.image_encoder
     if config.weights is None:
         return True
